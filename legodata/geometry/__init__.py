@@ -1,0 +1,1 @@
+"""Pure geometry: rotations, quaternions, symmetry groups, camera projection."""

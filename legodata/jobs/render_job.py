@@ -1,0 +1,277 @@
+"""``legodata render``: sample scene specs, render them with worker processes, write a store.
+
+Resumable (finished scenes are skipped), shardable (``shard=(k, n)`` takes scenes with index % n == k),
+and safe to kill at any moment (scenes are committed by one rename).
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from legodata.config import RenderConfig
+from legodata.errors import LegodataError
+from legodata.jobs.manifest import render_manifest
+from legodata.jobs.worker_client import WorkerClient, WorkerCrashed
+from legodata.parts.catalogue import UnknownPartError, get_part, parse_part_list
+from legodata.parts.colours import UnknownColourError, parse_colour_list
+from legodata.parts.mesh import Mesh, write_ply
+from legodata.scene.ground_truth import view_instances
+from legodata.scene.sampler import PartGeometry, SamplerConfig, sample_scene, scene_rng
+from legodata.scene.spec import SceneSpec, load_spec
+from legodata.store.atomic import atomic_write_text
+from legodata.store.records import Record
+from legodata.store.store import SCENE_RECORDS, Store
+
+DEPTH_SCALE_M = 1e-4  # uint16 depth PNG unit: 0.1 mm
+
+
+@dataclass(frozen=True)
+class RenderSummary:
+    """What a render run did."""
+
+    out: str
+    scenes_total: int  # scenes in this shard
+    scenes_rendered: int
+    scenes_skipped: int  # already finished before this run
+    scenes_failed: int
+    frames_rendered: int
+    wall_s: float
+    failures: tuple[str, ...] = field(default=())
+
+    @property
+    def seconds_per_frame(self) -> float:
+        return self.wall_s / self.frames_rendered if self.frames_rendered else float("nan")
+
+
+@dataclass(frozen=True)
+class _Job:
+    config: RenderConfig
+    store: Store
+    meshes: dict[str, Mesh]
+
+
+def _resolve_parts_and_colours(cfg: RenderConfig) -> tuple[tuple[str, ...], list]:
+    try:
+        part_ids = parse_part_list(cfg.parts)
+    except UnknownPartError as exc:
+        raise LegodataError(f"--parts: {exc.args[0] if exc.args else exc}") from None
+    try:
+        colours = parse_colour_list(cfg.colours)
+    except UnknownColourError as exc:
+        raise LegodataError(f"--colours: {exc.args[0] if exc.args else exc}") from None
+    if not part_ids:
+        raise LegodataError("--parts is empty: name at least one part id, e.g. 3001,3003 (see `legodata parts`)")
+    if not colours:
+        raise LegodataError("--colours is empty: name at least one LDraw colour code, e.g. 4,14")
+    return part_ids, colours
+
+
+def prepare_store(cfg: RenderConfig) -> _Job:
+    """Check settings, create or re-open the store, export the part meshes."""
+    part_ids, colours = _resolve_parts_and_colours(cfg)
+    store = Store(cfg.out)
+    catalogue, meshes = {}, {}
+    for pid in part_ids:
+        part = get_part(pid)
+        meshes[pid] = part.mesh
+        catalogue[pid] = {
+            "name": part.info.name,
+            "kind": part.info.kind,
+            "mesh_path": f"models/{pid}.ply",
+            "symmetry": part.symmetry.to_json(),
+        }
+    colour_rows = [{"code": c.code, "name": c.name, "rgb_hex": c.rgb_hex} for c in colours]
+    store.create_or_check(render_manifest(cfg.data_settings(), catalogue, colour_rows))
+    for pid, mesh in meshes.items():
+        path = store.root / "models" / f"{pid}.ply"
+        if not path.exists():
+            write_ply(mesh, path)
+    return _Job(cfg, store, meshes)
+
+
+def make_spec(cfg: RenderConfig, meshes: dict[str, Mesh], scene_index: int) -> SceneSpec:
+    """The spec of scene ``scene_index``: a pure function of the data settings and the index."""
+    part_ids, colours = _resolve_parts_and_colours(cfg)
+    geometry = {pid: PartGeometry(pid, meshes[pid].vertices, f"models/{pid}.ply") for pid in part_ids}
+    sampler_cfg = SamplerConfig(
+        part_ids=part_ids,
+        colours=tuple((c.code, c.rgb) for c in colours),
+        orientation=cfg.orientation,
+        parts_per_scene=cfg.parts_per_scene,
+        views=cfg.views,
+        width=cfg.resolution,
+        height=cfg.resolution,
+    )
+    # threads=0 in the spec keeps it independent of --workers; the worker gets its thread count from the parent.
+    render = replace(cfg.render_settings(), threads=0)
+    return sample_scene(scene_rng(cfg.seed, scene_index), sampler_cfg, geometry, render, scene_index, cfg.seed)
+
+
+def finalize_scene(job: _Job, spec: SceneSpec, tmp_dir: Path) -> list[Record]:
+    """Turn the worker's raw outputs in ``tmp_dir`` into records (ground truth from masks and final poses)."""
+    worker_out = json.loads((tmp_dir / "worker.json").read_text())
+    final = {int(p["instance_id"]): p for p in worker_out["parts"]}
+    parts = [
+        (
+            p.instance_id,
+            p.part_id,
+            p.colour_code,
+            job.meshes[p.part_id],
+            np.asarray(final[p.instance_id]["R_m2w"]),
+            np.asarray(final[p.instance_id]["t_m2w"]),
+        )
+        for p in spec.parts
+    ]
+    scene_rel = f"scenes/{spec.scene_id}"
+    records = []
+    for view in spec.views:
+        name = f"{view.view_id:04d}.png"
+        mask = cv2.imread(str(tmp_dir / "mask" / name), cv2.IMREAD_UNCHANGED)
+        if mask is None or mask.dtype != np.uint16 or mask.shape != (view.height, view.width):
+            raise RuntimeError(f"worker wrote no valid uint16 mask for view {view.view_id}")
+        instances = view_instances(parts, np.asarray(view.K), np.asarray(view.R_w2c), np.asarray(view.t_w2c), mask)
+        records.append(
+            Record(
+                record_id=f"{spec.scene_id}_{view.view_id:04d}",
+                source="render",
+                group_id=spec.scene_id,
+                image_path=f"{scene_rel}/rgb/{name}",
+                mask_path=f"{scene_rel}/mask/{name}",
+                depth_path=f"{scene_rel}/depth/{name}",
+                depth_scale_m=DEPTH_SCALE_M,
+                width=view.width,
+                height=view.height,
+                K=view.K,
+                instances=instances,
+                meta={
+                    "scene_id": spec.scene_id,
+                    "view_id": view.view_id,
+                    "orientation": spec.orientation,
+                    "preset": job.config.preset,
+                    "seed": spec.seed,
+                    "R_w2c": [list(r) for r in view.R_w2c],
+                    "t_w2c": list(view.t_w2c),
+                },
+            )
+        )
+    atomic_write_text(tmp_dir / SCENE_RECORDS, "".join(r.to_json() + "\n" for r in records))
+    return records
+
+
+def _worker_loop(job: _Job, threads: int, worker_no: int, todo: queue.Queue, done: queue.Queue, stop: threading.Event):
+    log = job.store.root / "logs" / f"worker-{worker_no}.log"
+    client: WorkerClient | None = None
+    try:
+        while not stop.is_set():
+            try:
+                scene_id = todo.get_nowait()
+            except queue.Empty:
+                break
+            if client is None or client.scenes_done >= job.config.max_scenes_per_worker:
+                if client is not None:
+                    client.close()  # recycle: bounds Blender's memory growth over long runs
+                client = WorkerClient(job.store.root, log, threads)
+            tmp = job.store.new_tmp_dir(scene_id)
+            try:
+                spec_path = job.store.spec_path(scene_id)
+                answer = client.render(spec_path, tmp)
+                if not answer.get("ok"):
+                    raise RuntimeError(answer.get("error", "worker reported a failure without a reason"))
+                finalize_scene(job, load_spec(spec_path), tmp)
+                job.store.commit_scene(tmp, scene_id)
+                job.store.clear_failure(scene_id)
+                done.put((scene_id, None))
+            except WorkerCrashed as exc:
+                client = None
+                job.store.record_failure(scene_id, str(exc))
+                done.put((scene_id, str(exc)))
+            except Exception as exc:  # a scene failing must not stop the run; the reason is kept
+                reason = f"{type(exc).__name__}: {exc}"
+                job.store.record_failure(scene_id, reason)
+                done.put((scene_id, reason))
+    finally:
+        if client is not None:
+            client.close(kill=stop.is_set())
+        done.put(("__worker_exit__", None))
+
+
+def run_render(cfg: RenderConfig, progress: bool = True) -> RenderSummary:
+    """Render ``cfg.scenes`` scenes (this shard's share) into ``cfg.out``; resume where a previous run stopped."""
+    cfg = cfg.validate()
+    start = time.monotonic()
+    job = prepare_store(cfg)
+    store = job.store
+    store.clean_stale_tmp()
+    k, n = cfg.shard_index()
+    mine = [i for i in range(cfg.scenes) if i % n == k]
+    pending = []
+    for i in mine:
+        scene_id = f"{i:06d}"
+        if store.is_scene_done(scene_id):
+            continue
+        spec = make_spec(cfg, job.meshes, i)
+        atomic_write_text(store.spec_path(scene_id), spec.to_json())
+        pending.append(scene_id)
+    skipped = len(mine) - len(pending)
+
+    todo: queue.Queue = queue.Queue()
+    for scene_id in pending:
+        todo.put(scene_id)
+    done: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    n_workers = min(cfg.workers, max(1, len(pending)))
+    threads_per_worker = cfg.render_settings().threads
+    workers = [
+        threading.Thread(target=_worker_loop, args=(job, threads_per_worker, w, todo, done, stop), daemon=True)
+        for w in range(n_workers if pending else 0)
+    ]
+    for t in workers:
+        t.start()
+
+    from tqdm import tqdm
+
+    failures: list[str] = []
+    rendered = 0
+    bar = tqdm(total=len(pending), unit="scene", disable=not progress, desc="render", dynamic_ncols=True)
+    try:
+        alive = len(workers)
+        while alive:
+            scene_id, error = done.get()
+            if scene_id == "__worker_exit__":
+                alive -= 1
+                continue
+            if error:
+                failures.append(f"scene {scene_id}: {error}")
+                bar.write(f"scene {scene_id} failed: {error}")
+            else:
+                rendered += 1
+            bar.update(1)
+    except KeyboardInterrupt:
+        stop.set()
+        bar.close()
+        for t in workers:
+            t.join(timeout=5)
+        raise
+    finally:
+        bar.close()
+    for t in workers:
+        t.join()
+    store.rebuild_index()
+    return RenderSummary(
+        out=str(store.root),
+        scenes_total=len(mine),
+        scenes_rendered=rendered,
+        scenes_skipped=skipped,
+        scenes_failed=len(failures),
+        frames_rendered=rendered * cfg.views,
+        wall_s=time.monotonic() - start,
+        failures=tuple(failures),
+    )

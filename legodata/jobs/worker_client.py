@@ -1,0 +1,80 @@
+"""Parent side of the render worker protocol: one subprocess per worker, JSON lines over stdin/stdout.
+
+The worker (``python -m legodata_render.worker``) is the only process that imports bpy/blenderproc.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+
+class WorkerCrashed(RuntimeError):
+    """The worker process died or answered something that is not a protocol line."""
+
+
+class WorkerClient:
+    """A running render worker. ``render()`` sends one scene and waits for its answer."""
+
+    def __init__(self, root: Path, log_path: Path, threads: int) -> None:
+        self.log_path = log_path
+        env = dict(os.environ)
+        env["LEGODATA_RENDER_THREADS"] = str(threads)
+        self._log = open(log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "legodata_render.worker", "--root", str(root), "--log", str(log_path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            env=env,
+            text=True,
+            bufsize=1,
+        )
+        self.scenes_done = 0
+
+    def render(self, spec_path: Path, out_dir: Path) -> dict[str, Any]:
+        """Render one scene into ``out_dir``; returns the worker's answer (``ok``, ``error``, ``timing_s``)."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            self.proc.stdin.write(json.dumps({"spec": str(spec_path), "out": str(out_dir)}) + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            raise WorkerCrashed(self._death_note()) from None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise WorkerCrashed(self._death_note())
+        try:
+            answer = json.loads(line)
+        except json.JSONDecodeError:
+            raise WorkerCrashed(f"worker answered a non-protocol line: {line.strip()[:200]}") from None
+        self.scenes_done += 1
+        return answer
+
+    def _death_note(self) -> str:
+        code = self.proc.wait(timeout=30)
+        tail = ""
+        try:
+            lines = self.log_path.read_text(errors="replace").strip().splitlines()
+            tail = lines[-1] if lines else ""
+        except OSError:
+            pass
+        return f"render worker exited with code {code} (log {self.log_path}: {tail[:200]})"
+
+    def close(self, kill: bool = False) -> None:
+        """Stop the worker: EOF on stdin lets it exit cleanly; ``kill`` ends it at once."""
+        if self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
+            else:
+                try:
+                    assert self.proc.stdin is not None
+                    self.proc.stdin.close()
+                    self.proc.wait(timeout=60)
+                except (BrokenPipeError, subprocess.TimeoutExpired, OSError):
+                    self.proc.kill()
+        self.proc.wait()
+        self._log.close()

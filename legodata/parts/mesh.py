@@ -1,0 +1,108 @@
+"""Triangle meshes as plain numpy data, with PLY/OBJ export."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class Mesh:
+    """A triangle mesh. ``vertices`` (N, 3) float64 in metres; ``faces`` (M, 3) int64, counter-clockwise seen
+    from outside (normals point outwards)."""
+
+    vertices: np.ndarray
+    faces: np.ndarray
+
+    def __post_init__(self) -> None:
+        v = np.ascontiguousarray(self.vertices, dtype=np.float64)
+        f = np.ascontiguousarray(self.faces, dtype=np.int64)
+        if v.ndim != 2 or v.shape[1] != 3 or f.ndim != 2 or f.shape[1] != 3:
+            raise ValueError(f"mesh needs vertices (N,3) and faces (M,3), got {v.shape} and {f.shape}")
+        if f.size and (f.min() < 0 or f.max() >= len(v)):
+            raise ValueError("mesh face index out of range")
+        v.setflags(write=False)
+        f.setflags(write=False)
+        object.__setattr__(self, "vertices", v)
+        object.__setattr__(self, "faces", f)
+
+    @property
+    def triangles(self) -> np.ndarray:
+        """Triangle corner coordinates, (M, 3, 3)."""
+        return self.vertices[self.faces]
+
+    def transformed(self, rotation: np.ndarray, translation: np.ndarray) -> "Mesh":
+        """This mesh with every vertex mapped by ``x -> R x + t``."""
+        return Mesh(self.vertices @ np.asarray(rotation).T + np.asarray(translation), self.faces)
+
+    def scaled(self, factor: float) -> "Mesh":
+        """This mesh with coordinates multiplied by ``factor``."""
+        return Mesh(self.vertices * factor, self.faces)
+
+    def area(self) -> float:
+        """Total surface area."""
+        t = self.triangles
+        return float(0.5 * np.linalg.norm(np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]), axis=1).sum())
+
+    def volume(self) -> float:
+        """Signed enclosed volume (positive for a closed mesh with outward normals)."""
+        t = self.triangles
+        return float(np.einsum("ij,ij->i", t[:, 0], np.cross(t[:, 1], t[:, 2])).sum() / 6.0)
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Axis-aligned bounding box (min corner, max corner)."""
+        return self.vertices.min(axis=0), self.vertices.max(axis=0)
+
+
+def merge_meshes(meshes: list[Mesh]) -> Mesh:
+    """One mesh holding all triangles of ``meshes``."""
+    vertices, faces, offset = [], [], 0
+    for m in meshes:
+        vertices.append(m.vertices)
+        faces.append(m.faces + offset)
+        offset += len(m.vertices)
+    return Mesh(np.concatenate(vertices), np.concatenate(faces))
+
+
+def write_ply(mesh: Mesh, path: str | Path, scale: float = 1.0) -> None:
+    """Write ``mesh`` as binary little-endian PLY; coordinates multiplied by ``scale`` (1000 gives millimetres)."""
+    path = Path(path)
+    v = (mesh.vertices * scale).astype("<f4")
+    f = np.empty(len(mesh.faces), dtype=[("n", "u1"), ("idx", "<i4", (3,))])
+    f["n"] = 3
+    f["idx"] = mesh.faces
+    header = (
+        "ply\nformat binary_little_endian 1.0\n"
+        f"element vertex {len(v)}\nproperty float x\nproperty float y\nproperty float z\n"
+        f"element face {len(f)}\nproperty list uchar int vertex_indices\nend_header\n"
+    )
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(header.encode("ascii"))
+        fh.write(v.tobytes())
+        fh.write(f.tobytes())
+    tmp.replace(path)
+
+
+def write_obj(mesh: Mesh, path: str | Path, scale: float = 1.0) -> None:
+    """Write ``mesh`` as Wavefront OBJ; coordinates multiplied by ``scale``."""
+    path = Path(path)
+    lines = [f"v {x:.9g} {y:.9g} {z:.9g}" for x, y, z in mesh.vertices * scale]
+    lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in mesh.faces]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(path)
+
+
+def read_ply(path: str | Path) -> Mesh:
+    """Read a triangle PLY written by :func:`write_ply` (binary little-endian float xyz, int32 faces)."""
+    data = Path(path).read_bytes()
+    end = data.index(b"end_header\n") + len(b"end_header\n")
+    header = data[:end].decode("ascii").splitlines()
+    n_v = int(next(line.split()[2] for line in header if line.startswith("element vertex")))
+    n_f = int(next(line.split()[2] for line in header if line.startswith("element face")))
+    v = np.frombuffer(data, dtype="<f4", count=n_v * 3, offset=end).reshape(n_v, 3)
+    f = np.frombuffer(data, dtype=[("n", "u1"), ("idx", "<i4", (3,))], count=n_f, offset=end + n_v * 12)
+    return Mesh(v.astype(np.float64), f["idx"].astype(np.int64))

@@ -1,0 +1,117 @@
+"""The one record schema every source fills (renders, Label Studio, robot logs, assembly steps).
+
+A record is one image with its annotations. Paths are relative to the store root and never escape it.
+Rotations are model-to-camera (OpenCV camera frame), translations in metres, quaternions wxyz with w >= 0.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+SCHEMA_VERSION = 1
+SOURCES = ("render", "label_studio", "robot_log", "assembly")
+
+Mat3 = tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]
+Vec3 = tuple[float, float, float]
+Box = tuple[int, int, int, int]  # x, y, width, height in pixels; (-1, -1, -1, -1) when empty
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One part instance seen in a record's image. ``instance_id`` is its pixel value in the mask."""
+
+    instance_id: int
+    part_id: str
+    colour_code: int
+    R_m2c: Mat3
+    t_m2c: Vec3
+    quat_m2c_wxyz: tuple[float, float, float, float]
+    bbox_obj: Box  # projected silhouette ignoring occlusion, clipped to the image
+    bbox_visib: Box
+    px_count_all: int  # pixels of the unoccluded silhouette inside the image
+    px_count_visib: int
+    visib_fract: float  # px_count_visib / px_count_all (0 when px_count_all is 0)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One image with its ground truth. ``group_id`` is the unit of dataset splits (scene, model, episode)."""
+
+    record_id: str
+    source: str
+    group_id: str
+    image_path: str
+    width: int
+    height: int
+    K: Mat3
+    instances: tuple[Instance, ...]
+    mask_path: str | None = None  # uint16 PNG, pixel k > 0 = instance k, 0 = background
+    depth_path: str | None = None  # uint16 PNG, metres = value * depth_scale_m, 0 = no depth
+    depth_scale_m: float | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """One JSON line."""
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+
+    @staticmethod
+    def from_json(line: str) -> Record:
+        """Parse one JSON line; raises ``ValueError`` naming a missing or invalid field."""
+        d = json.loads(line)
+        try:
+            instances = tuple(
+                Instance(
+                    instance_id=int(i["instance_id"]),
+                    part_id=str(i["part_id"]),
+                    colour_code=int(i["colour_code"]),
+                    R_m2c=tuple(tuple(float(x) for x in row) for row in i["R_m2c"]),
+                    t_m2c=tuple(float(x) for x in i["t_m2c"]),
+                    quat_m2c_wxyz=tuple(float(x) for x in i["quat_m2c_wxyz"]),
+                    bbox_obj=tuple(int(x) for x in i["bbox_obj"]),
+                    bbox_visib=tuple(int(x) for x in i["bbox_visib"]),
+                    px_count_all=int(i["px_count_all"]),
+                    px_count_visib=int(i["px_count_visib"]),
+                    visib_fract=float(i["visib_fract"]),
+                )
+                for i in d["instances"]
+            )
+            rec = Record(
+                record_id=str(d["record_id"]),
+                source=str(d["source"]),
+                group_id=str(d["group_id"]),
+                image_path=str(d["image_path"]),
+                width=int(d["width"]),
+                height=int(d["height"]),
+                K=tuple(tuple(float(x) for x in row) for row in d["K"]),
+                instances=instances,
+                mask_path=d.get("mask_path"),
+                depth_path=d.get("depth_path"),
+                depth_scale_m=d.get("depth_scale_m"),
+                meta=dict(d.get("meta", {})),
+            )
+        except KeyError as exc:
+            raise ValueError(f"record is missing field {exc.args[0]!r}") from None
+        validate_record_paths(rec)
+        return rec
+
+
+def safe_relative_path(path: str) -> str:
+    """``path`` if it is relative and stays inside its root, else ``ValueError``."""
+    p = PurePosixPath(path.replace("\\", "/"))
+    if p.is_absolute() or ".." in p.parts or not p.parts:
+        raise ValueError(f"path {path!r} must be relative to the store root and stay inside it")
+    return str(p)
+
+
+def validate_record_paths(rec: Record) -> None:
+    """Raise ``ValueError`` if a path of ``rec`` is absolute or climbs out of the store root."""
+    for name in ("image_path", "mask_path", "depth_path"):
+        value = getattr(rec, name)
+        if value is not None:
+            try:
+                safe_relative_path(value)
+            except ValueError as exc:
+                raise ValueError(f"record {rec.record_id}: field {name}: {exc}") from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -21,20 +21,20 @@ app = typer.Typer(
 
 @app.command()
 def render(
-    out: Annotated[Optional[str], typer.Option("--out", "-o", help="Output dataset directory.")] = None,
-    scenes: Annotated[Optional[int], typer.Option(help="Number of scenes (all shards together).")] = None,
-    views: Annotated[Optional[int], typer.Option(help="Camera views per scene.")] = None,
-    resolution: Annotated[Optional[int], typer.Option(help="Image width and height in pixels.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed: same seed, same scenes.")] = None,
-    parts: Annotated[Optional[str], typer.Option(help="Comma-separated LDraw part ids, or 'all'.")] = None,
-    colours: Annotated[Optional[str], typer.Option(help="Comma-separated LDraw colour codes, or 'all'.")] = None,
-    parts_per_scene: Annotated[Optional[str], typer.Option(help="MIN,MAX parts per scene.")] = None,
-    orientation: Annotated[Optional[str], typer.Option(help="uniform | resting | canonical.")] = None,
-    preset: Annotated[Optional[str], typer.Option(help="Render quality: fast | default | high.")] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto (GPU if present) | cpu | gpu.")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="Render worker processes.")] = None,
-    shard: Annotated[Optional[str], typer.Option(help="K/N: render only scenes with index % N == K.")] = None,
-    config: Annotated[Optional[str], typer.Option("--config", "-c", help="YAML or TOML file of settings.")] = None,
+    out: Annotated[str | None, typer.Option("--out", "-o", help="Output dataset directory.")] = None,
+    scenes: Annotated[int | None, typer.Option(help="Number of scenes (all shards together).")] = None,
+    views: Annotated[int | None, typer.Option(help="Camera views per scene.")] = None,
+    resolution: Annotated[int | None, typer.Option(help="Image width and height in pixels.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed: same seed, same scenes.")] = None,
+    parts: Annotated[str | None, typer.Option(help="Comma-separated LDraw part ids, or 'all'.")] = None,
+    colours: Annotated[str | None, typer.Option(help="Comma-separated LDraw colour codes, or 'all'.")] = None,
+    parts_per_scene: Annotated[str | None, typer.Option(help="MIN,MAX parts per scene.")] = None,
+    orientation: Annotated[str | None, typer.Option(help="uniform | resting | canonical.")] = None,
+    preset: Annotated[str | None, typer.Option(help="Render quality: fast | default | high.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto (GPU if present) | cpu | gpu.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Render worker processes.")] = None,
+    shard: Annotated[str | None, typer.Option(help="K/N: render only scenes with index % N == K.")] = None,
+    config: Annotated[str | None, typer.Option("--config", "-c", help="YAML or TOML file of settings.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Render LEGO scenes with BlenderProc: RGB, instance masks, depth, poses, camera intrinsics."""

@@ -40,7 +40,17 @@ class RenderConfig:
     max_scenes_per_worker: int = 100
 
     # Fields that change the data. An output directory keeps them in its manifest; a re-run must match.
-    DATA_FIELDS = ("scenes", "views", "resolution", "seed", "parts", "colours", "parts_per_scene", "orientation", "preset")
+    DATA_FIELDS = (
+        "scenes",
+        "views",
+        "resolution",
+        "seed",
+        "parts",
+        "colours",
+        "parts_per_scene",
+        "orientation",
+        "preset",
+    )
 
     def data_settings(self) -> dict[str, Any]:
         """The settings that determine the data (stored in the manifest, compared on resume)."""
@@ -56,7 +66,7 @@ class RenderConfig:
         threads = max(1, (os.cpu_count() or 1) // max(1, self.workers))
         return RenderSettings(device=self.device, threads=threads, **PRESETS[self.preset])
 
-    def validate(self) -> "RenderConfig":
+    def validate(self) -> RenderConfig:
         """Return self, or raise :class:`LegodataError` naming the bad field and what to do."""
 
         def bad(name: str, value: Any, hint: str) -> LegodataError:
@@ -117,8 +127,8 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
             raise LegodataError(f"config file {path}: use a .yaml, .yml or .toml file")
     except LegodataError:
         raise
-    except Exception as exc:  # parser errors carry line numbers in their message
-        raise LegodataError(f"config file {path}: {str(exc).splitlines()[0]}") from None
+    except Exception as exc:  # YAML/TOML parser errors: keep their whole message (it has the line) on one line
+        raise LegodataError(f"config file {path}: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict):
         raise LegodataError(f"config file {path}: expected a mapping of settings at the top level")
     data = dict(data.get("render", data))  # allow a [render] table or top-level keys
@@ -137,7 +147,7 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
 
 
 def parse_range(value: Any, what: str) -> tuple[int, int]:
-    """"3,6" / "4" / [3, 6] -> (3, 6) / (4, 4)."""
+    """ "3,6" / "4" / [3, 6] -> (3, 6) / (4, 4)."""
     try:
         if isinstance(value, (list, tuple)):
             items = [int(v) for v in value]

@@ -33,11 +33,11 @@ class Mesh:
         """Triangle corner coordinates, (M, 3, 3)."""
         return self.vertices[self.faces]
 
-    def transformed(self, rotation: np.ndarray, translation: np.ndarray) -> "Mesh":
+    def transformed(self, rotation: np.ndarray, translation: np.ndarray) -> Mesh:
         """This mesh with every vertex mapped by ``x -> R x + t``."""
         return Mesh(self.vertices @ np.asarray(rotation).T + np.asarray(translation), self.faces)
 
-    def scaled(self, factor: float) -> "Mesh":
+    def scaled(self, factor: float) -> Mesh:
         """This mesh with coordinates multiplied by ``factor``."""
         return Mesh(self.vertices * factor, self.faces)
 

@@ -32,10 +32,12 @@ def silhouette(mesh: Mesh, K: np.ndarray, R_m2c: np.ndarray, t_m2c: np.ndarray, 
     tri = mesh.faces[(z[mesh.faces] > 1e-6).all(axis=1)]
     if len(tri) == 0:
         return mask.astype(bool)
-    pts = np.round(uv[tri] * (1 << _SUBPIXEL_BITS)).astype(np.int32)
-    # Outside-the-image coordinates are fine for fillPoly; very far ones would overflow int32 with the shift.
-    pts = np.clip(pts, -(1 << 28), 1 << 28)
-    cv2.fillPoly(mask, list(pts), 1, lineType=cv2.LINE_8, shift=_SUBPIXEL_BITS)
+    pts = np.round(uv[tri] * (1 << _SUBPIXEL_BITS)).astype(np.int64)
+    # Far-off coordinates would overflow int32 with the sub-pixel shift; clipping keeps in-image coverage exact.
+    pts = np.clip(pts, -(1 << 22), 1 << 22).astype(np.int32)
+    # One convex fill per triangle: fillPoly on a list uses the even-odd rule, so overlaps would cancel out.
+    for triangle in pts:
+        cv2.fillConvexPoly(mask, triangle, 1, lineType=cv2.LINE_8, shift=_SUBPIXEL_BITS)
     return mask.astype(bool)
 
 

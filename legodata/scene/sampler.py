@@ -192,9 +192,7 @@ def sample_scene(
     target = world_centres.mean(axis=0)
     if cfg.orientation == "resting":
         target[2] = max(g.radius for g in geoms) * 0.5  # after the drop everything lies near the table
-    spread = max(
-        float(np.linalg.norm(c[:2] - target[:2]) + g.radius) for c, g in zip(world_centres, geoms)
-    )
+    spread = max(float(np.linalg.norm(c[:2] - target[:2]) + g.radius) for c, g in zip(world_centres, geoms))
     radius = max(spread, 0.015)
     table_tint = rng.uniform(0.15, 0.85)
     table_rgb = np.clip(table_tint + rng.normal(0, 0.08, 3), 0, 1)

@@ -108,7 +108,7 @@ class SceneSpec:
         return json.dumps(asdict(self), sort_keys=True, indent=1)
 
     @staticmethod
-    def from_dict(d: dict[str, Any]) -> "SceneSpec":
+    def from_dict(d: dict[str, Any]) -> SceneSpec:
         """Inverse of ``asdict``; raises ``ValueError`` naming the missing field."""
         try:
             return SceneSpec(

@@ -124,7 +124,9 @@ class Store:
 
     def record_failure(self, scene_id: str, reason: str) -> None:
         """Keep the reason a scene failed next to its spec (the scene is retried on the next run)."""
-        atomic_write_text(self.root / "failed" / f"{scene_id}.json", json.dumps({"scene_id": scene_id, "error": reason}))
+        atomic_write_text(
+            self.root / "failed" / f"{scene_id}.json", json.dumps({"scene_id": scene_id, "error": reason})
+        )
 
     def clear_failure(self, scene_id: str) -> None:
         (self.root / "failed" / f"{scene_id}.json").unlink(missing_ok=True)

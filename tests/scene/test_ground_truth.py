@@ -1,0 +1,68 @@
+import numpy as np
+from support.raycast import boundary_band, raycast_instances
+
+from legodata.geometry.rotations import is_rotation, quat_wxyz_to_matrix, random_rotations
+from legodata.parts.mesh import Mesh
+from legodata.scene.camera import intrinsics_from_fov, look_at_w2c
+from legodata.scene.ground_truth import bbox_of, pose_m2c, silhouette, view_instances
+
+
+def box_mesh(sx, sy, sz):
+    v = np.array([[x, y, z] for x in (-sx, sx) for y in (-sy, sy) for z in (-sz, sz)], dtype=float)
+    # faces of a cube with vertices indexed by bits (x, y, z), outward normals
+    faces = [
+        (0, 1, 3), (0, 3, 2), (4, 6, 7), (4, 7, 5), (0, 4, 5), (0, 5, 1),
+        (2, 3, 7), (2, 7, 6), (0, 2, 6), (0, 6, 4), (1, 5, 7), (1, 7, 3),
+    ]  # fmt: skip
+    return Mesh(v, np.array(faces))
+
+
+def test_pose_composition():
+    rng = np.random.default_rng(0)
+    R_m2w, R_w2c = random_rotations(rng, 2)
+    t_m2w, t_w2c = rng.normal(size=3), rng.normal(size=3)
+    R, t = pose_m2c(R_m2w, t_m2w, R_w2c, t_w2c)
+    x = rng.normal(size=3)
+    assert np.allclose(R @ x + t, R_w2c @ (R_m2w @ x + t_m2w) + t_w2c)
+
+
+def test_silhouette_agrees_with_independent_raycast_within_a_pixel():
+    rng = np.random.default_rng(1)
+    mesh = box_mesh(0.02, 0.01, 0.015)
+    K = intrinsics_from_fov(80, 60, 45.0)
+    for R in random_rotations(rng, 5):
+        t = np.array([rng.uniform(-0.01, 0.01), rng.uniform(-0.01, 0.01), 0.15])
+        sil = silhouette(mesh, K, R, t, 80, 60)
+        tris = mesh.triangles @ R.T + t
+        ids, _, _ = raycast_instances([(1, tris)], K, 80, 60)
+        disagree = sil != (ids == 1)
+        assert sil.sum() > 100
+        assert not (disagree & ~boundary_band(ids)).any()
+
+
+def test_view_instances_counts_occlusion():
+    K = intrinsics_from_fov(64, 64, 40.0)
+    R_w2c, t_w2c = look_at_w2c(np.array([0.0, 0.0, 0.5]), np.zeros(3), up=np.array([0.0, 1.0, 0.0]))
+    mesh = box_mesh(0.02, 0.02, 0.02)
+    near = (1, "a", 4, mesh, np.eye(3), np.array([0.0, 0.0, 0.1]))  # between camera and the far box
+    far = (2, "a", 14, mesh, np.eye(3), np.array([0.035, 0.0, 0.0]))
+    tris = {k: mesh.triangles + t for k, _, _, _, _, t in (near, far)}
+    ids, _, _ = raycast_instances([(k, v @ R_w2c.T + t_w2c) for k, v in tris.items()], K, 64, 64)
+    inst = {i.instance_id: i for i in view_instances([near, far], K, R_w2c, t_w2c, ids)}
+    assert inst[1].visib_fract > 0.95
+    assert 0.0 < inst[2].visib_fract < 0.6
+    assert inst[2].px_count_visib == int((ids == 2).sum())
+    assert inst[2].bbox_visib == bbox_of(ids == 2)
+    for i in inst.values():
+        assert is_rotation(np.asarray(i.R_m2c))
+        assert np.allclose(quat_wxyz_to_matrix(np.asarray(i.quat_m2c_wxyz)), i.R_m2c)
+        assert i.quat_m2c_wxyz[0] >= 0
+
+
+def test_hidden_instance_is_kept_with_zero_visibility():
+    K = intrinsics_from_fov(32, 32, 40.0)
+    mesh = box_mesh(0.01, 0.01, 0.01)
+    part = (3, "a", 4, mesh, np.eye(3), np.array([0.0, 0.0, 0.3]))
+    (inst,) = view_instances([part], K, np.eye(3), np.zeros(3), np.zeros((32, 32), np.uint16))
+    assert inst.px_count_visib == 0 and inst.bbox_visib == (-1, -1, -1, -1) and inst.visib_fract == 0.0
+    assert inst.px_count_all > 0

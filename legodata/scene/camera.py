@@ -14,13 +14,13 @@ def intrinsics_from_fov(width: int, height: int, fov_deg: float) -> np.ndarray:
     return np.array([[f, 0.0, (width - 1) / 2.0], [0.0, f, (height - 1) / 2.0], [0.0, 0.0, 1.0]])
 
 
-def look_at_w2c(eye: np.ndarray, target: np.ndarray, up: np.ndarray = np.array([0.0, 0.0, 1.0])) -> tuple:
+def look_at_w2c(eye: np.ndarray, target: np.ndarray, up: tuple[float, float, float] = (0.0, 0.0, 1.0)) -> tuple:
     """OpenCV world-to-camera ``(R_w2c, t_w2c)`` for a camera at ``eye`` looking at ``target``, world ``up``
     appearing upwards in the image."""
     eye = np.asarray(eye, dtype=np.float64)
     z = np.asarray(target, dtype=np.float64) - eye
     z /= np.linalg.norm(z)
-    x = np.cross(z, up)
+    x = np.cross(z, np.asarray(up, dtype=np.float64))
     if np.linalg.norm(x) < 1e-9:  # looking straight down: any x works
         x = np.cross(z, np.array([0.0, 1.0, 0.0]))
     x /= np.linalg.norm(x)

@@ -14,8 +14,10 @@ from legodata.scene.spec import RenderSettings
 # Cycles settings per quality preset (measured with bench/bench_render.py; see README).
 PRESETS: dict[str, dict[str, Any]] = {
     "fast": {"samples": 4, "denoiser": False, "max_bounces": 2, "adaptive_threshold": 0.0},
-    "default": {"samples": 16, "denoiser": True, "max_bounces": 4, "adaptive_threshold": 0.0},
-    "high": {"samples": 256, "denoiser": True, "max_bounces": 12, "adaptive_threshold": 0.01},
+    "default": {"samples": 8, "denoiser": True, "max_bounces": 4, "adaptive_threshold": 0.0},
+    "high": {"samples": 64, "denoiser": True, "max_bounces": 8, "adaptive_threshold": 0.01},
+    # Baseline for benchmarks: samples 0 tells the worker to keep BlenderProc's own render defaults.
+    "blenderproc-defaults": {"samples": 0, "denoiser": True, "max_bounces": 0, "adaptive_threshold": 0.0},
 }
 DEVICES = ("auto", "cpu", "gpu")
 

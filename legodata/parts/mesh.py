@@ -106,3 +106,15 @@ def read_ply(path: str | Path) -> Mesh:
     v = np.frombuffer(data, dtype="<f4", count=n_v * 3, offset=end).reshape(n_v, 3)
     f = np.frombuffer(data, dtype=[("n", "u1"), ("idx", "<i4", (3,))], count=n_f, offset=end + n_v * 12)
     return Mesh(v.astype(np.float64), f["idx"].astype(np.int64))
+
+
+def is_watertight(mesh: Mesh) -> bool:
+    """True if every directed edge occurs exactly once and its reverse exactly once (closed, consistently oriented
+    2-manifold edges)."""
+    f = mesh.faces
+    edges = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+    uniq, counts = np.unique(edges, axis=0, return_counts=True)
+    if (counts != 1).any():
+        return False
+    fwd = {tuple(e) for e in uniq.tolist()}
+    return all((b, a) in fwd for a, b in fwd)

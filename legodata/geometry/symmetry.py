@@ -1,0 +1,282 @@
+"""Rotational symmetry groups of meshes, found from the geometry (never typed by hand).
+
+A symmetry is a proper rotation ``x -> R x + t`` that maps the mesh surface onto itself. Candidates are the 24
+axis-aligned rotations about the area-weighted surface centroid ``c`` (in the part frame), plus the same 24 expressed
+in the surface's principal-axis frame when that frame is not axis-aligned. A candidate is accepted when every vertex,
+edge midpoint and face centroid of the moved mesh lies within ``tol`` of the original surface and vice versa (exact
+point-to-triangle distances, Ericson's closest-point method).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from legodata.geometry.rotations import axis_angle_to_matrix, cube_rotations
+from legodata.parts.mesh import Mesh
+
+CONTINUOUS_TEST_ANGLE = 0.7  # radians; irrational multiple of pi, so no finite symmetry passes by accident
+
+
+@dataclass(frozen=True, eq=False)
+class SymmetryGroup:
+    """Finite rotation group of a part: ``x -> rotations[k] @ x + translations[k]`` (metres) maps it onto itself.
+
+    ``rotations[0]`` is the identity. ``continuous_axes`` holds ``(axis, point)`` pairs of axes about which any
+    rotation is a symmetry (empty for all built-in parts).
+    """
+
+    rotations: np.ndarray
+    translations: np.ndarray
+    continuous_axes: tuple = ()
+
+    def __post_init__(self) -> None:
+        r = np.asarray(self.rotations, dtype=np.float64).reshape(-1, 3, 3)
+        t = np.asarray(self.translations, dtype=np.float64).reshape(-1, 3)
+        if len(r) != len(t) or not len(r):
+            raise ValueError("a symmetry group needs as many translations as rotations, and at least the identity")
+        if not np.allclose(r[0], np.eye(3), atol=1e-9):
+            raise ValueError("the first rotation of a symmetry group must be the identity")
+        axes = tuple((np.asarray(a, float), np.asarray(p, float)) for a, p in self.continuous_axes)
+        object.__setattr__(self, "rotations", r)
+        object.__setattr__(self, "translations", t)
+        object.__setattr__(self, "continuous_axes", axes)
+
+    def __len__(self) -> int:
+        return len(self.rotations)
+
+    def to_json(self) -> dict:
+        return {
+            "rotations": np.round(self.rotations, 12).tolist(),
+            "translations_m": np.round(self.translations, 12).tolist(),
+            "continuous_axes": [
+                {"axis": np.round(a, 12).tolist(), "point_m": np.round(p, 12).tolist()} for a, p in self.continuous_axes
+            ],
+        }
+
+    @staticmethod
+    def from_json(d: dict) -> SymmetryGroup:
+        axes = tuple(
+            (np.asarray(c["axis"], float), np.asarray(c["point_m"], float)) for c in d.get("continuous_axes", [])
+        )
+        return SymmetryGroup(np.asarray(d["rotations"], float), np.asarray(d["translations_m"], float), axes)
+
+
+# --- exact point-to-triangle distance ------------------------------------------------------------------------------
+
+
+def closest_points_on_triangles(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Closest point on triangle (a, b, c) to p, all ``(N, 3)`` (broadcast), Ericson's Real-Time Collision Detection."""
+    ab, ac, ap = b - a, c - a, p - a
+    d1, d2 = _dot(ab, ap), _dot(ac, ap)
+    bp = p - b
+    d3, d4 = _dot(ab, bp), _dot(ac, bp)
+    cp = p - c
+    d5, d6 = _dot(ab, cp), _dot(ac, cp)
+    va = d3 * d6 - d5 * d4
+    vb = d5 * d2 - d1 * d6
+    vc = d1 * d4 - d3 * d2
+
+    # interior by default
+    denom = va + vb + vc
+    denom = np.where(np.abs(denom) < 1e-300, 1e-300, denom)
+    v = vb / denom
+    w = vc / denom
+    out = a + ab * v[:, None] + ac * w[:, None]
+
+    def put(mask, value):
+        nonlocal out
+        out = np.where(mask[:, None], value, out)
+
+    def safe(num, den):
+        den = np.where(np.abs(den) < 1e-300, 1e-300, den)
+        return num / den
+
+    # edge BC (tested last by Ericson, so applied first here)
+    m = (va <= 0) & ((d4 - d3) >= 0) & ((d5 - d6) >= 0)
+    put(m, b + (c - b) * safe(d4 - d3, (d4 - d3) + (d5 - d6))[:, None])
+    # edge AC
+    m = (vb <= 0) & (d2 >= 0) & (d6 <= 0)
+    put(m, a + ac * safe(d2, d2 - d6)[:, None])
+    # Ericson tests A, B, AB, C, AC, BC, interior with early outs: apply in reverse so earlier tests win
+    put((d6 >= 0) & (d5 <= d6), c)
+    m = (vc <= 0) & (d1 >= 0) & (d3 <= 0)
+    put(m, a + ab * safe(d1, d1 - d3)[:, None])
+    put((d3 >= 0) & (d4 <= d3), b)
+    put((d1 <= 0) & (d2 <= 0), a)
+    return out
+
+
+def _dot(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,ij->i", u, v)
+
+
+class _Surface:
+    """A mesh prepared for 'is every query point within tol of the surface' questions."""
+
+    def __init__(self, mesh: Mesh, k: int = 12) -> None:
+        self.tris = mesh.triangles
+        self.centroids = self.tris.mean(axis=1)
+        self.tree = cKDTree(self.centroids)
+        self.k = min(k, len(self.tris))
+
+    def distances_upper(self, pts: np.ndarray) -> np.ndarray:
+        """Upper bound on each point's distance to the surface: exact distance to the k nearest-centroid triangles."""
+        _, idx = self.tree.query(pts, k=self.k)
+        idx = idx.reshape(len(pts), self.k)
+        t = self.tris[idx.ravel()]
+        p = np.repeat(pts, self.k, axis=0)
+        q = closest_points_on_triangles(p, t[:, 0], t[:, 1], t[:, 2])
+        return np.linalg.norm(q - p, axis=1).reshape(len(pts), self.k).min(axis=1)
+
+    def distances_exact(self, pts: np.ndarray, chunk: int = 200_000) -> np.ndarray:
+        """Exact distance of each point to the nearest triangle (brute force, chunked)."""
+        n_t = len(self.tris)
+        out = np.empty(len(pts))
+        step = max(1, chunk // n_t)
+        for s in range(0, len(pts), step):
+            p = np.repeat(pts[s : s + step], n_t, axis=0)
+            t = np.tile(self.tris, (len(pts[s : s + step]), 1, 1))
+            q = closest_points_on_triangles(p, t[:, 0], t[:, 1], t[:, 2])
+            out[s : s + step] = np.linalg.norm(q - p, axis=1).reshape(-1, n_t).min(axis=1)
+        return out
+
+    def all_within(self, pts: np.ndarray, tol: float) -> bool:
+        """True if every point lies within ``tol`` of the surface; stops at the first chunk with a point off it."""
+        upper = self.distances_upper(pts)
+        unresolved = pts[upper >= tol]
+        for s in range(0, len(unresolved), 64):
+            if (self.distances_exact(unresolved[s : s + 64]) >= tol).any():
+                return False
+        return True
+
+
+def surface_query_points(mesh: Mesh) -> np.ndarray:
+    """Vertices, edge midpoints and face centroids of ``mesh``."""
+    f = mesh.faces
+    edges = np.unique(np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1), axis=0)
+    mids = mesh.vertices[edges].mean(axis=1)
+    return np.concatenate([mesh.vertices, mids, mesh.triangles.mean(axis=1)])
+
+
+def surface_moments(mesh: Mesh) -> tuple[np.ndarray, np.ndarray]:
+    """Area-weighted surface centroid ``c`` and the principal axes (columns, eigenvalues ascending) of the surface's
+    second moment about ``c``."""
+    t = mesh.triangles
+    area = 0.5 * np.linalg.norm(np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]), axis=1)
+    total = area.sum()
+    c = (area[:, None] * t.mean(axis=1)).sum(axis=0) / total
+    d = t - c
+    s = d.sum(axis=1)
+    # second moment of a uniform triangle: (sum v v^T + s s^T) / 12, times area
+    m = np.einsum("k,kij->ij", area, np.einsum("kvi,kvj->kij", d, d) + np.einsum("ki,kj->kij", s, s)) / 12.0
+    _, vecs = np.linalg.eigh(m / total)
+    if np.linalg.det(vecs) < 0:
+        vecs[:, 2] *= -1
+    return c, vecs
+
+
+def surface_samples(mesh: Mesh, spacing: float) -> np.ndarray:
+    """Points on the surface such that every surface point is within ``spacing`` of one of them (each triangle
+    split into n x n similar sub-triangles with edges <= spacing; their corners are the samples)."""
+    tris = mesh.triangles
+    longest = np.linalg.norm(tris - np.roll(tris, 1, axis=1), axis=2).max(axis=1)
+    n_sub = np.maximum(1, np.ceil(longest / spacing).astype(int))
+    out = []
+    for n in np.unique(n_sub):
+        i, j = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
+        keep = i + j <= n
+        u, v = i[keep] / n, j[keep] / n
+        t = tris[n_sub == n]
+        pts = t[:, None, 0] + u[None, :, None] * (t[:, None, 1] - t[:, None, 0])
+        pts = pts + v[None, :, None] * (t[:, None, 2] - t[:, None, 0])
+        out.append(pts.reshape(-1, 3))
+    return np.concatenate(out)
+
+
+class _Checker:
+    """Accepts rotations about a fixed centre that map the mesh onto itself (both directions).
+
+    Cheap rejection first: ``samples`` cover the surface within ``spacing``, so a point whose nearest sample is
+    farther than ``spacing + tol`` is certainly off the surface. Acceptance always uses exact distances.
+    """
+
+    def __init__(self, mesh: Mesh, centre: np.ndarray, tol: float) -> None:
+        self.surface = _Surface(mesh)
+        points = surface_query_points(mesh)
+        self.points = points[np.random.default_rng(0).permutation(len(points))]  # probes spread over the surface
+        self.centre = centre
+        self.tol = tol
+        lo, hi = mesh.bounds()
+        self.spacing = 0.01 * float(np.linalg.norm(hi - lo))
+        self.sample_tree = cKDTree(surface_samples(mesh, self.spacing))
+
+    def surely_off(self, pts: np.ndarray) -> bool:
+        bound = self.spacing + self.tol
+        for s in (slice(0, 128), slice(128, None)):  # a small probe rejects most wrong candidates
+            d, _ = self.sample_tree.query(pts[s], k=1, distance_upper_bound=2 * bound)
+            if (d > bound).any():
+                return True
+        return False
+
+    def translation(self, r: np.ndarray) -> np.ndarray:
+        return self.centre - r @ self.centre
+
+    def accepts(self, r: np.ndarray, t: np.ndarray | None = None) -> bool:
+        t = self.translation(r) if t is None else np.asarray(t, dtype=np.float64)
+        r_inv, t_inv = r.T, -r.T @ t
+        # moved mesh on original: moved points p' = R p + t must lie on the original surface; original on moved
+        # surface <=> R^T (p - t) on the original surface.
+        for rot, tr in ((r, t), (r_inv, t_inv)):
+            if self.surely_off(self.points @ rot.T + tr):
+                return False
+        return all(self.surface.all_within(self.points @ rot.T + tr, self.tol) for rot, tr in ((r, t), (r_inv, t_inv)))
+
+
+def default_tolerance(mesh: Mesh) -> float:
+    """1e-4 of the bounding-box diagonal."""
+    lo, hi = mesh.bounds()
+    return 1e-4 * float(np.linalg.norm(hi - lo))
+
+
+def is_symmetry(
+    mesh: Mesh, rotation: np.ndarray, translation: np.ndarray | None = None, tol: float | None = None
+) -> bool:
+    """True if ``x -> R x + t`` maps the mesh surface onto itself within ``tol``. Without ``translation`` the
+    rotation is taken about the area-weighted surface centroid."""
+    tol = default_tolerance(mesh) if tol is None else float(tol)
+    centre, _ = surface_moments(mesh)
+    return _Checker(mesh, centre, tol).accepts(np.asarray(rotation, dtype=np.float64), translation)
+
+
+def find_symmetry_group(mesh: Mesh, tol: float | None = None) -> SymmetryGroup:
+    """The rotational symmetry group of ``mesh`` (see the module docstring)."""
+    tol = default_tolerance(mesh) if tol is None else float(tol)
+    centre, axes = surface_moments(mesh)
+    checker = _Checker(mesh, centre, tol)
+
+    cubes = cube_rotations()
+    candidates = list(cubes)
+    aligned = np.allclose(np.sort(np.abs(axes), axis=0)[:2], 0.0, atol=1e-6)  # every axis has a single non-zero
+    if not aligned:
+        candidates += [axes @ q @ axes.T for q in cubes]
+
+    accepted = [np.eye(3)]
+    for r in candidates:
+        if any(np.allclose(r, a, atol=1e-6) for a in accepted):
+            continue
+        if checker.accepts(r):
+            accepted.append(r)
+    rotations = np.stack(accepted)
+    rotations = np.where(np.abs(rotations - np.round(rotations)) < 1e-12, np.round(rotations), rotations)
+    translations = np.stack([checker.translation(r) for r in rotations])
+    translations[0] = 0.0
+
+    continuous = []
+    for k in range(3):
+        axis = axes[:, k]
+        if checker.accepts(axis_angle_to_matrix(axis, CONTINUOUS_TEST_ANGLE)):
+            continuous.append((axis.copy(), centre.copy()))
+    return SymmetryGroup(rotations, translations, tuple(continuous))

@@ -1,0 +1,195 @@
+"""README.md of the dataset folder: YAML header (configs, features, licence) + the template in templates/."""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from datetime import date
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from legodata.publish.splits import SPLITS
+from legodata.publish.stats import ANGLE_BIN_DEG, UP_AXES, Stats
+
+TEMPLATE = "dataset_card.md"
+
+
+def load_template() -> str:
+    return resources.files("legodata.publish").joinpath("templates", TEMPLATE).read_text(encoding="utf-8")
+
+
+def _size_category(n: int) -> str:
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if n < limit:
+            return name
+    return "1M<n<10M"
+
+
+def yaml_header(
+    licence: str, pretty_name: str, features: dict[str, Any], splits: dict[str, dict[str, dict[str, int]]]
+) -> str:
+    """``splits``: config -> split -> {num_examples, num_bytes}; empty splits are left out of ``configs``."""
+    configs, infos = [], []
+    for config in ("scenes", "parts"):
+        present = [s for s in SPLITS if splits[config][s]["num_examples"] > 0]
+        entry: dict[str, Any] = {"config_name": config}
+        if config == "scenes":
+            entry["default"] = True
+        entry["data_files"] = [{"split": s, "path": f"data/{config}/{s}-*.parquet"} for s in present]
+        configs.append(entry)
+        size = sum(splits[config][s]["num_bytes"] for s in present)
+        infos.append(
+            {
+                "config_name": config,
+                "features": features[config]._to_yaml_list(),
+                "splits": [
+                    {
+                        "name": s,
+                        "num_bytes": splits[config][s]["num_bytes"],
+                        "num_examples": splits[config][s]["num_examples"],
+                    }
+                    for s in present
+                ],
+                "download_size": size,
+                "dataset_size": size,
+            }
+        )
+    n_rows = sum(v["num_examples"] for v in splits["scenes"].values())
+    header = {
+        "license": licence,
+        "pretty_name": pretty_name,
+        "tags": ["lego", "robotics", "synthetic", "6d-pose-estimation", "instance-segmentation", "legodata"],
+        "task_categories": ["image-segmentation", "object-detection"],
+        "size_categories": [_size_category(n_rows)],
+        "configs": configs,
+        "dataset_info": infos,
+    }
+    return "---\n" + yaml.safe_dump(header, sort_keys=False, allow_unicode=True, width=1000) + "---\n"
+
+
+def _table(rows: list[list[Any]]) -> str:
+    return "\n".join("| " + " | ".join(str(c) for c in row) + " |" for row in rows) or "| (none) |"
+
+
+def _bibkey(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "legodata_dataset"
+
+
+def render_card(
+    *,
+    header: str,
+    pretty_name: str,
+    repo_id: str | None,
+    stats: Stats,
+    sources: list,
+    catalogue: dict[str, dict[str, Any]],
+    groups_per_split: dict[str, int],
+    ratios: tuple[float, float, float],
+    seed: int,
+    crop: Any,
+    licence: str,
+    preview_caption: str,
+    legodata_version: str,
+) -> str:
+    """The whole README.md text."""
+    n_images = sum(stats.records.values())
+    settings = {s.label: s.manifest.get("settings", {}) for s in sources}
+    versions: dict[str, set[str]] = {}
+    for s in sources:
+        for name, v in (s.manifest.get("versions") or {}).items():
+            versions.setdefault(name, set()).add(str(v))
+    conventions: dict[str, str] = {}
+    for s in sources:
+        for k, v in (s.manifest.get("conventions") or {}).items():
+            conventions.setdefault(k, str(v))
+    kinds = sorted({str(s.manifest.get("source", "?")) for s in sources})
+    group_kind = "scene" if kinds == ["render"] else "scene, model or episode"
+    year = date.today().year
+    key = _bibkey(repo_id or pretty_name)
+    url = f"https://huggingface.co/datasets/{repo_id}" if repo_id else "(local dataset)"
+    citation = (
+        f"@misc{{{key},\n  title = {{{pretty_name}}},\n  author = {{{{legodata contributors}}}},\n"
+        f"  year = {{{year}}},\n  howpublished = {{\\url{{{url}}}}},\n"
+        f"  note = {{Made with legodata {legodata_version}}}\n}}"
+    )
+    values = {
+        "pretty_name": pretty_name,
+        "legodata_version": legodata_version,
+        "preview_caption": preview_caption,
+        "configs_table": _table(
+            [
+                ["`scenes`", n_images, "images + instance masks + per-instance poses"],
+                ["`parts`", sum(stats.part_rows.values()), "one crop per visible part + pose + symmetry group"],
+            ]
+        ),
+        "min_px": crop.min_px,
+        "margin_pct": f"{crop.margin * 100:g}",
+        "crop_size": crop.size,
+        "load_path": repo_id or "path/to/this/folder",
+        "group_kind": group_kind,
+        "ratio_train": f"{ratios[0]:g}",
+        "ratio_validation": f"{ratios[1]:g}",
+        "ratio_test": f"{ratios[2]:g}",
+        "split_seed": seed,
+        "prefix_note": (
+            " Several stores were published together: `record_id` and `group_id` start with the store's label "
+            "(`label/`); the split is computed from the store's own group id."
+            if len(sources) > 1
+            else ""
+        ),
+        "splits_table": _table(
+            [[s, groups_per_split.get(s, 0), stats.records[s], stats.instances[s], stats.part_rows[s]] for s in SPLITS]
+        ),
+        "stores_table": _table(
+            [
+                [
+                    f"`{s.label}`",
+                    s.manifest.get("source", "?"),
+                    stats.per_store[s.label]["records"],
+                    stats.per_store[s.label]["instances"],
+                    stats.per_store[s.label]["part_rows"],
+                    s.manifest.get("seed", "-"),
+                ]
+                for s in sources
+            ]
+        ),
+        "settings_json": json.dumps(settings, indent=1, sort_keys=True),
+        "versions_table": _table(
+            [["package", "version"], ["---", "---"]]
+            + [[f"`{name}`", ", ".join(sorted(v))] for name, v in sorted(versions.items())]
+        )
+        if versions
+        else "(not recorded)",
+        "conventions_list": "\n".join(f"- **{k}**: {v}" for k, v in conventions.items()) or "(not recorded)",
+        "n_images": n_images,
+        "n_instances": sum(stats.instances.values()),
+        "n_part_rows": sum(stats.part_rows.values()),
+        "parts_table": _table(
+            [
+                [
+                    f"`{pid}`",
+                    entry.get("name", ""),
+                    len(entry["symmetry"]["rotations"]),
+                    stats.instances_per_part[pid],
+                    stats.part_rows_per_part[pid],
+                ]
+                for pid, entry in catalogue.items()
+            ]
+        ),
+        "angle_table": _table(
+            [[f"{a}-{a + ANGLE_BIN_DEG}", stats.angle_hist[a]] for a in range(0, 180, ANGLE_BIN_DEG)]
+        ),
+        "up_table": _table([[axis, stats.up_hist[axis]] for axis in UP_AXES]),
+        "licence": f"`{licence}`"
+        + (
+            " ([Creative Commons Attribution 4.0](https://creativecommons.org/licenses/by/4.0/))"
+            if licence == "cc-by-4.0"
+            else ""
+        ),
+        "citation": citation,
+    }
+    body = string.Template(load_template()).safe_substitute({k: str(v) for k, v in values.items()})
+    return header + "\n" + body

@@ -1,0 +1,64 @@
+"""Square part crops: box around the visible bbox, zero padding outside the image, resize, crop intrinsics."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+
+def crop_box(bbox_visib: tuple[int, int, int, int], margin: float) -> tuple[int, int, int]:
+    """``(x, y, size)`` in original pixels: a square centred on the bbox, its longer side padded by ``margin``
+    (a fraction, on each side). It may extend past the image border."""
+    x, y, w, h = bbox_visib
+    size = max(1, math.ceil(max(w, h) * (1.0 + 2.0 * margin)))
+    x0 = math.floor(x + w / 2.0 - size / 2.0)
+    y0 = math.floor(y + h / 2.0 - size / 2.0)
+    return x0, y0, size
+
+
+def extract(array: np.ndarray, x0: int, y0: int, size: int) -> np.ndarray:
+    """The ``size`` x ``size`` window at ``(x0, y0)``; zeros where it leaves the array."""
+    out = np.zeros((size, size, *array.shape[2:]), dtype=array.dtype)
+    h, w = array.shape[:2]
+    sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x0 + size, w), min(y0 + size, h)
+    if sx1 > sx0 and sy1 > sy0:
+        out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = array[sy0:sy1, sx0:sx1]
+    return out
+
+
+def nearest_indices(size: int, out_size: int) -> np.ndarray:
+    """Source index of every output pixel for nearest-neighbour resizing (pixel centres mapped onto each other)."""
+    idx = np.floor((np.arange(out_size) + 0.5) * (size / out_size)).astype(np.int64)
+    return np.clip(idx, 0, size - 1)
+
+
+def crop_image(image: np.ndarray, box: tuple[int, int, int], out_size: int) -> np.ndarray:
+    """Colour crop resized to ``out_size`` (area averaging when shrinking, bilinear when enlarging)."""
+    x0, y0, size = box
+    window = extract(image, x0, y0, size)
+    if size == out_size:
+        return window
+    interp = cv2.INTER_AREA if size > out_size else cv2.INTER_LINEAR
+    return cv2.resize(window, (out_size, out_size), interpolation=interp)
+
+
+def crop_mask(mask: np.ndarray, instance_id: int, box: tuple[int, int, int], out_size: int) -> np.ndarray:
+    """Binary uint8 mask (0 or 255) of ``instance_id`` in the crop, nearest-neighbour resized (exact labels)."""
+    x0, y0, size = box
+    window = extract(mask, x0, y0, size) == instance_id
+    idx = nearest_indices(size, out_size)
+    return (window[np.ix_(idx, idx)].astype(np.uint8)) * 255
+
+
+def crop_intrinsics(K, box: tuple[int, int, int], out_size: int) -> list[list[float]]:
+    """Intrinsics of the resized crop (pixel centres at integer coordinates, as for ``K``)."""
+    x0, y0, size = box
+    s = out_size / size
+    K = np.asarray(K, dtype=np.float64)
+    Kc = K.copy()
+    Kc[0, 0], Kc[0, 1], Kc[1, 1] = K[0, 0] * s, K[0, 1] * s, K[1, 1] * s
+    Kc[0, 2] = (K[0, 2] - x0 + 0.5) * s - 0.5
+    Kc[1, 2] = (K[1, 2] - y0 + 0.5) * s - 0.5
+    return Kc.tolist()

@@ -1,0 +1,103 @@
+"""Records -> rows: one ``scenes`` row per record, one ``parts`` row per sufficiently visible instance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from legodata.publish import crops
+from legodata.publish.validate import Loaded
+from legodata.store.records import Record
+
+
+@dataclass(frozen=True)
+class CropOptions:
+    size: int = 128  # output side in pixels
+    margin: float = 0.1  # padding on each side, as a fraction of the bbox's longer side
+    min_px: int = 50  # instances with fewer visible pixels get no parts row
+
+
+def _png(array: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".png", array)
+    if not ok:  # pragma: no cover - cv2 encodes any uint8 array
+        raise RuntimeError("PNG encoding failed")
+    return buf.tobytes()
+
+
+def _lists(m) -> list:
+    return [list(row) for row in m]
+
+
+def scene_row(rec: Record, loaded: Loaded, labels: dict[str, int]) -> dict[str, Any]:
+    """The ``scenes`` row, ready for arrow: image and uint16 mask embedded byte for byte as they are in the store,
+    part ids as class indices (``labels``: part id -> index in the ClassLabel names)."""
+    return {
+        "image": {"bytes": loaded.image_bytes, "path": None},
+        "mask": {"bytes": loaded.mask_bytes, "path": None},
+        "record_id": rec.record_id,
+        "group_id": rec.group_id,
+        "source": rec.source,
+        "width": rec.width,
+        "height": rec.height,
+        "K": _lists(rec.K),
+        "depth_scale_m": rec.depth_scale_m,
+        "instances": [
+            {
+                "instance_id": i.instance_id,
+                "part_id": labels[i.part_id],
+                "colour_code": i.colour_code,
+                "bbox_visib": list(i.bbox_visib),
+                "bbox_obj": list(i.bbox_obj),
+                "quat_m2c_wxyz": list(i.quat_m2c_wxyz),
+                "R_m2c": _lists(i.R_m2c),
+                "t_m2c": list(i.t_m2c),
+                "visib_fract": i.visib_fract,
+                "px_count_visib": i.px_count_visib,
+                "px_count_all": i.px_count_all,
+            }
+            for i in rec.instances
+        ],
+    }
+
+
+def visible_instances(rec: Record, min_px: int):
+    """The instances that get a ``parts`` row."""
+    return [i for i in rec.instances if i.px_count_visib >= max(1, min_px)]
+
+
+def part_rows(
+    rec: Record, loaded: Loaded, labels: dict[str, int], symmetry: dict[str, list], opts: CropOptions
+) -> list[dict[str, Any]]:
+    """The ``parts`` rows of ``rec``; ``symmetry`` maps part id -> list of 3x3 rotations (the part's group)."""
+    rows = []
+    for inst in visible_instances(rec, opts.min_px):
+        box = crops.crop_box(inst.bbox_visib, opts.margin)
+        image = crops.crop_image(loaded.image_bgr, box, opts.size)
+        mask = crops.crop_mask(loaded.mask, inst.instance_id, box, opts.size)
+        rows.append(
+            {
+                "image": {"bytes": _png(image), "path": None},  # BGR array -> PNG stores RGB
+                "mask": {"bytes": _png(mask), "path": None},
+                "part_id": labels[inst.part_id],
+                "colour_code": inst.colour_code,
+                "quat_m2c_wxyz": list(inst.quat_m2c_wxyz),
+                "R_m2c": _lists(inst.R_m2c),
+                "t_m2c": list(inst.t_m2c),
+                "symmetry_rotations": symmetry[inst.part_id],
+                "crop_x": box[0],
+                "crop_y": box[1],
+                "crop_size": box[2],
+                "K": _lists(rec.K),
+                "K_crop": crops.crop_intrinsics(rec.K, box, opts.size),
+                "visib_fract": inst.visib_fract,
+                "px_count_visib": inst.px_count_visib,
+                "record_id": rec.record_id,
+                "group_id": rec.group_id,
+                "instance_id": inst.instance_id,
+                "source": rec.source,
+            }
+        )
+    return rows

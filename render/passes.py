@@ -1,0 +1,178 @@
+"""Cameras and the two Cycles passes per batch of views, and turning their files into the worker's outputs.
+
+* beauty pass: the RGB image with the scene's sampling settings (anti-aliased, optionally denoised);
+* data pass: 1 sample, a 0.01 px pixel filter and no bounces, writing the object-index and Z passes to one
+  float32 EXR. Cycles writes these data passes from the first sample only, at a filter-jittered position;
+  with the tiny filter every pixel is sampled at its centre, so the instance mask and depth are exact
+  (not anti-aliased, one object per pixel) and agree with a ray cast through each pixel centre.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import bpy
+import cv2
+import numpy as np
+
+from legodata.scene.spec import CameraView
+
+DATA_NODE = "legodata_data_output"
+DATA_PREFIX = "data_"
+RGB_PREFIX = "_frame_"
+DEPTH_UNIT_M = 1e-4  # uint16 depth PNG: 0.1 mm
+CLIP_START_M = 0.005
+CLIP_END_M = 100.0
+# OpenCV camera axes (x right, y down, z forward) -> Blender camera axes (x right, y up, z backward).
+_CV_TO_BLENDER = np.diag([1.0, -1.0, -1.0, 1.0])
+
+
+def setup_compositor() -> None:
+    """Add (once) the File Output node that writes IndexOB (R) and Depth (G) as a float32 EXR per frame."""
+    scene = bpy.context.scene
+    scene.use_nodes = True
+    scene.render.use_compositing = True
+    tree = scene.node_tree
+    if tree.nodes.get(DATA_NODE) is not None:
+        return
+    layers = next(n for n in tree.nodes if n.bl_idname == "CompositorNodeRLayers")
+    view_layer = bpy.context.view_layer
+    view_layer.use_pass_z = True
+    view_layer.use_pass_object_index = True
+    combine = tree.nodes.new("CompositorNodeCombineColor")
+    combine.mode = "RGB"
+    tree.links.new(layers.outputs["IndexOB"], combine.inputs["Red"])
+    tree.links.new(layers.outputs["Depth"], combine.inputs["Green"])
+    out = tree.nodes.new("CompositorNodeOutputFile")
+    out.name = DATA_NODE
+    out.format.file_format = "OPEN_EXR"
+    out.format.color_mode = "RGB"
+    out.format.color_depth = "32"  # the default half float would round ids > 2048 and depth to ~0.5 mm
+    out.format.exr_codec = "NONE"
+    out.file_slots.values()[0].path = DATA_PREFIX
+    tree.links.new(combine.outputs["Image"], out.inputs["Image"])
+
+
+def _data_node() -> bpy.types.Node:
+    return bpy.context.scene.node_tree.nodes[DATA_NODE]
+
+
+def cam2world_blender(view: CameraView) -> np.ndarray:
+    """Blender camera-to-world matrix from OpenCV world-to-camera ``R_w2c``, ``t_w2c``."""
+    R = np.asarray(view.R_w2c, dtype=float)
+    t = np.asarray(view.t_w2c, dtype=float)
+    T = np.eye(4)
+    T[:3, :3] = R.T
+    T[:3, 3] = -R.T @ t
+    return T @ _CV_TO_BLENDER
+
+
+def intrinsics_key(view: CameraView) -> tuple:
+    return (view.width, view.height, view.K)
+
+
+def group_views(views) -> list[list[CameraView]]:
+    """Consecutive views sharing intrinsics and size (one Blender animation render each)."""
+    groups: list[list[CameraView]] = []
+    for v in views:
+        if groups and intrinsics_key(groups[-1][-1]) == intrinsics_key(v):
+            groups[-1].append(v)
+        else:
+            groups.append([v])
+    return groups
+
+
+def set_cameras(bproc, views: list[CameraView]) -> None:
+    """Intrinsics from K (exact, principal point may be off-centre) and one keyframed pose per view."""
+    v0 = views[0]
+    bproc.utility.reset_keyframes()
+    bproc.camera.set_intrinsics_from_K_matrix(
+        np.asarray(v0.K, dtype=float), v0.width, v0.height, clip_start=CLIP_START_M, clip_end=CLIP_END_M
+    )
+    for v in views:
+        bproc.camera.add_camera_pose(cam2world_blender(v))
+
+
+def _render_animation(filepath: str, n_frames: int) -> None:
+    scene = bpy.context.scene
+    scene.frame_start = 0
+    scene.frame_end = n_frames - 1
+    scene.render.filepath = filepath
+    try:
+        bpy.ops.render.render(animation=True, write_still=True)
+    finally:
+        scene.frame_end = n_frames
+
+
+def render_beauty(rgb_dir: Path, n_frames: int) -> list[Path]:
+    """The RGB pass with the current sampling settings; returns the PNG of each frame."""
+    view_layer = bpy.context.view_layer
+    view_layer.use_pass_z = False
+    view_layer.use_pass_object_index = False
+    _data_node().mute = True
+    for node in bpy.context.scene.node_tree.nodes:
+        if node.bl_idname == "CompositorNodeDenoise":
+            node.mute = False
+    _render_animation(str(rgb_dir / RGB_PREFIX), n_frames)
+    return [rgb_dir / f"{RGB_PREFIX}{i:04d}.png" for i in range(n_frames)]
+
+
+def render_data(tmp_dir: Path, n_frames: int) -> list[Path]:
+    """The exact data pass (see module doc); returns the EXR of each frame. Restores the sampling settings."""
+    scene, cycles, view_layer = bpy.context.scene, bpy.context.scene.cycles, bpy.context.view_layer
+    saved = {
+        k: getattr(cycles, k)
+        for k in ("samples", "use_adaptive_sampling", "filter_width", "pixel_filter_type", "max_bounces")
+    }
+    saved_denoise = (cycles.use_denoising, view_layer.cycles.use_denoising)
+    try:
+        cycles.samples = 1
+        cycles.use_adaptive_sampling = False
+        cycles.pixel_filter_type = "BOX"
+        cycles.filter_width = 0.01
+        cycles.max_bounces = 0
+        cycles.use_denoising = False
+        view_layer.cycles.use_denoising = False
+        view_layer.use_pass_z = True
+        view_layer.use_pass_object_index = True
+        node = _data_node()
+        node.mute = False
+        node.base_path = str(tmp_dir)
+        for n in scene.node_tree.nodes:
+            if n.bl_idname == "CompositorNodeDenoise":
+                n.mute = True
+        _render_animation(str(tmp_dir / "_discard_"), n_frames)
+    finally:
+        for k, v in saved.items():
+            setattr(cycles, k, v)
+        cycles.use_denoising, view_layer.cycles.use_denoising = saved_denoise
+        for i in range(n_frames):
+            junk = tmp_dir / f"_discard_{i:04d}.png"
+            if junk.exists():
+                junk.unlink()
+    return [tmp_dir / f"{DATA_PREFIX}{i:04d}.exr" for i in range(n_frames)]
+
+
+def decode_data_exr(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(instance mask uint16, depth uint16 in 0.1 mm with 0 = no surface or beyond 6.5535 m) from a data EXR."""
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise RuntimeError(f"cannot read data pass {path} (OpenCV without OpenEXR?)")
+    index = img[..., 2]  # OpenCV gives BGR: R = object index
+    depth = img[..., 1].astype(np.float64)
+    mask = np.rint(index).astype(np.int64)
+    if mask.min() < 0 or mask.max() > 65535:
+        raise RuntimeError(f"object index out of uint16 range in {path}")
+    units = np.rint(depth / DEPTH_UNIT_M)
+    valid = np.isfinite(depth) & (depth > 0) & (units <= 65535)
+    depth16 = np.where(valid, units, 0).astype(np.uint16)
+    return mask.astype(np.uint16), depth16
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    """Write a PNG atomically (temp name, then rename)."""
+    tmp = path.with_name(path.stem + ".tmp.png")
+    if not cv2.imwrite(str(tmp), image):
+        raise RuntimeError(f"cannot write {path}")
+    os.replace(tmp, path)

@@ -227,7 +227,8 @@ def evaluate_command(
     result = evaluate_run(run_dir, dataset, split=split, checkpoint=checkpoint, device=device, limit=limit)
     typer.echo(f"{result['task']} {split}: {result['summary']}")
     for name, m in result["per_part"].items():
-        typer.echo(f"  {name:<8} " + "  ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in m.items()))
+        values = "  ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in m.items())
+        typer.echo(f"  {name:<8} {values}")
 
 
 def main() -> None:

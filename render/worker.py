@@ -21,6 +21,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+import cv2
+
 from legodata.scene.spec import SceneSpec, load_spec
 
 PHYSICS = {
@@ -112,7 +114,9 @@ def render_scene(spec: SceneSpec | str | Path, root: str | Path, out_dir: str | 
             timing["render_data"] += t2 - t1
             for view, rgb, data in zip(views, rgb_files, data_files):
                 name = f"{view.view_id:04d}.png"
-                os.replace(rgb, out_dir / "rgb" / name)
+                # Re-encode: Blender's PNGs carry a duplicate eXIf chunk that makes libpng warn on every read.
+                passes.write_png(out_dir / "rgb" / name, cv2.imread(str(rgb), cv2.IMREAD_COLOR))
+                rgb.unlink()
                 mask, depth = passes.decode_data_exr(data)
                 passes.write_png(out_dir / "mask" / name, mask)
                 passes.write_png(out_dir / "depth" / name, depth)

@@ -82,7 +82,7 @@ def _place_parts(
     Without ``drop`` each part's lowest point touches the table (z = 0); with ``drop`` parts float a little
     above it, ready for the physics simulation."""
     radii = np.array([g.radius for g in geoms])
-    area_radius = max(0.02, 1.6 * np.sqrt((radii**2).sum()))
+    area_radius = max(0.02, 1.2 * np.sqrt((radii**2).sum()))
     centres: list[np.ndarray] = []
     for g, R, r in zip(geoms, rotations, radii):
         rotated = g.vertices @ R.T
@@ -150,7 +150,7 @@ def _sample_lights(rng: np.random.Generator, cfg: SamplerConfig, target: np.ndar
             Light(
                 location=tuple(loc),
                 # Inverse-square: scale power with distance^2 so exposure does not depend on scene size.
-                energy=float(rng.uniform(150.0, 450.0) * distance**2),
+                energy=float(rng.uniform(25.0, 90.0) * distance**2),
                 rgb=(1.0, 1.0 - abs(warmth) * (warmth < 0), 1.0 - warmth * (warmth > 0)),
                 size=float(rng.uniform(0.05, 0.3) * distance),
             )
@@ -194,7 +194,7 @@ def sample_scene(
         target[2] = max(g.radius for g in geoms) * 0.5  # after the drop everything lies near the table
     spread = max(float(np.linalg.norm(c[:2] - target[:2]) + g.radius) for c, g in zip(world_centres, geoms))
     radius = max(spread, 0.015)
-    table_tint = rng.uniform(0.15, 0.85)
+    table_tint = rng.uniform(0.1, 0.7)
     table_rgb = np.clip(table_tint + rng.normal(0, 0.08, 3), 0, 1)
     table_rgb2 = np.clip(table_rgb * rng.uniform(0.6, 1.2) + rng.normal(0, 0.05, 3), 0, 1)
     return SceneSpec(
@@ -214,6 +214,6 @@ def sample_scene(
             size=float(max(1.0, 20 * radius)),
         ),
         background_rgb=tuple(float(x) for x in rng.uniform(0.05, 0.9, 3)),
-        background_strength=float(rng.uniform(0.3, 1.0)),
+        background_strength=float(rng.uniform(0.2, 0.6)),
         render=render,
     )

@@ -88,19 +88,18 @@ def _place_parts(
         rotated = g.vertices @ R.T
         lowest = rotated[:, 2].min()
         local_centre = R @ g.centre
-        for _attempt in range(200):
-            xy = rng.uniform(-area_radius, area_radius, size=2)
-            if np.linalg.norm(xy) > area_radius:
+        attempt = 0
+        while True:
+            # The area grows slowly with failed attempts, so a free spot on the table always turns up.
+            reach = area_radius * (1.0 + attempt / 100.0)
+            attempt += 1
+            xy = rng.uniform(-reach, reach, size=2)
+            if np.linalg.norm(xy) > reach:
                 continue
             lift = rng.uniform(DROP_GAP_M, DROP_GAP_M + r) if drop else 0.0
-            z_centre = local_centre[2] - lowest + lift
-            c = np.array([xy[0], xy[1], z_centre])
+            c = np.array([xy[0], xy[1], local_centre[2] - lowest + lift])
             if all(np.linalg.norm(c - o) >= r + ro + PLACEMENT_GAP_M for o, ro in zip(centres, radii)):
                 break
-        else:
-            # No free spot on the table: put it above everything (always collision-free).
-            top = max((o[2] + ro for o, ro in zip(centres, radii)), default=0.0)
-            c = np.array([0.0, 0.0, top + r + PLACEMENT_GAP_M])
         centres.append(c)
     # translation t such that R @ centre + t = c
     return [c - R @ g.centre for c, R, g in zip(centres, rotations, geoms)]

@@ -1,0 +1,100 @@
+"""Train both models on a published dataset within a time budget and print the test metrics.
+
+    python bench/bench_train.py PUBLISHED_DIR --minutes 20 [--out runs/bench]
+    python bench/bench_train.py --synthetic 400 --minutes 4      # shaded-cuboid scenes (tests/train/train_synth.py)
+
+Half the budget goes to each model (the LR schedule follows the clock); evaluation time is not counted. Prints
+mask IoU, rotation median error / acc@15 / acc@30 (symmetry-aware) on the test split and training samples/s,
+and writes them to OUT/bench.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("dataset", nargs="?", help="published dataset folder (or Hub id)")
+    p.add_argument("--synthetic", type=int, default=0, help="make N synthetic train scenes instead")
+    p.add_argument("--minutes", type=float, default=20.0, help="total training budget for both models")
+    p.add_argument("--out", default="runs/bench")
+    p.add_argument("--mask-size", type=int, default=128)
+    p.add_argument("--rot-size", type=int, default=96)
+    p.add_argument("--mask-batch", type=int, default=16)
+    p.add_argument("--rot-batch", type=int, default=32)
+    p.add_argument("--only", choices=["mask", "rot"], default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+
+    import shutil
+
+    from legodata.train.loop import TrainConfig, train
+
+    out = Path(args.out)
+    dataset = args.dataset
+    if args.synthetic:
+        sys.path.insert(0, str(ROOT / "tests" / "train"))
+        from train_synth import write_synthetic_dataset
+
+        n = args.synthetic
+        dataset = str(out / "synthetic")
+        if not Path(dataset, "README.md").is_file():
+            t = time.monotonic()
+            write_synthetic_dataset(
+                Path(dataset), {"train": n, "validation": max(4, n // 10), "test": max(4, n // 10)},
+                size=128, crop=64, seed=args.seed,
+            )  # fmt: skip
+            print(f"synthetic dataset: {n} train scenes in {time.monotonic() - t:.1f} s -> {dataset}")
+    if not dataset:
+        p.error("give a DATASET folder or --synthetic N")
+
+    tasks = [args.only] if args.only else ["mask", "rot"]
+    minutes = args.minutes / len(tasks)
+    report: dict = {"dataset": dataset, "minutes_per_model": minutes, "threads": os.cpu_count()}
+    for task in tasks:
+        run = out / task
+        shutil.rmtree(run, ignore_errors=True)
+        cfg = TrainConfig(
+            task=task, dataset=dataset, out=str(run), epochs=10_000, max_minutes=minutes, seed=args.seed,
+            image_size=args.mask_size if task == "mask" else args.rot_size,
+            batch_size=args.mask_batch if task == "mask" else args.rot_batch,
+            lr=2e-3 if task == "mask" else 1e-3, quiet=args.quiet,
+        )  # fmt: skip
+        t = time.monotonic()
+        result = train(cfg)
+        test = result.get("test", {})
+        entry = {
+            "wall_s": time.monotonic() - t,
+            "epochs": result["epochs_done"],
+            "samples_per_s": result["train_samples_per_s"],
+            "test": {k: v for k, v in test.items() if k != "per_part"},
+            "per_part": test.get("per_part", {}),
+        }
+        report[task] = entry
+        if task == "mask":
+            print(f"mask: test IoU {test.get('iou', float('nan')):.3f} over {test.get('n', 0)} queries, "
+                  f"{entry['epochs']} epochs, {entry['samples_per_s']:.1f} samples/s")  # fmt: skip
+        else:
+            nan = float("nan")
+            print(
+                f"rot: test median {test.get('median_deg', nan):.1f} deg, acc@15 {test.get('acc15', nan):.3f}, "
+                f"acc@30 {test.get('acc30', nan):.3f} over {test.get('n', 0)} crops, {entry['epochs']} epochs, "
+                f"{entry['samples_per_s']:.1f} samples/s"
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written {out / 'bench.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""The two networks: a part-conditioned U-Net (FiLM) for masks and a small CNN with a 6D rotation head.
+
+Both are rebuilt from a plain ``model_config`` dict stored in every checkpoint (:func:`build_model`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from legodata.errors import LegodataError, require
+
+torch = require("torch", "train")
+nn = torch.nn
+F = torch.nn.functional
+
+
+def rotation_6d_to_matrix(x):
+    """Gram-Schmidt on two 3-vectors (..., 6) -> rotation matrices (..., 3, 3) whose first two columns follow them."""
+    a1, a2 = x[..., 0:3], x[..., 3:6]
+    b1 = F.normalize(a1, dim=-1)
+    b2 = F.normalize(a2 - (b1 * a2).sum(-1, keepdim=True) * b1, dim=-1)
+    b3 = torch.cross(b1, b2, dim=-1)
+    return torch.stack([b1, b2, b3], dim=-1)
+
+
+def _block(cin: int, cout: int):
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+class FiLM(nn.Module):
+    """Feature-wise affine modulation ``x * (1 + gamma) + beta`` from a conditioning vector."""
+
+    def __init__(self, cond_dim: int, channels: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(cond_dim, 2 * channels)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, x, cond):
+        gamma, beta = self.proj(cond).chunk(2, dim=-1)
+        return x * (1 + gamma[..., None, None]) + beta[..., None, None]
+
+
+class QueryEncoder(nn.Module):
+    """(part index, colour index, colour sRGB) -> conditioning vector."""
+
+    def __init__(self, n_parts: int, n_colours: int, dim: int) -> None:
+        super().__init__()
+        self.part = nn.Embedding(n_parts, dim)
+        self.colour = nn.Embedding(n_colours + 1, dim)  # row 0: unknown colour
+        self.rgb = nn.Linear(3, dim)
+        self.mlp = nn.Sequential(nn.ReLU(), nn.Linear(dim, dim), nn.ReLU())
+
+    def forward(self, part, colour, colour_rgb):
+        return self.mlp(self.part(part) + self.colour(colour) + self.rgb(colour_rgb))
+
+
+class MaskUNet(nn.Module):
+    """U-Net whose every level is FiLM-modulated by the query; one logit per pixel (the queried part's mask)."""
+
+    def __init__(self, n_parts: int, n_colours: int, base: int = 16, depth: int = 4, cond_dim: int = 64) -> None:
+        super().__init__()
+        chans = [base * 2**i for i in range(depth + 1)]
+        self.query = QueryEncoder(n_parts, n_colours, cond_dim)
+        self.down = nn.ModuleList()
+        self.down_film = nn.ModuleList()
+        cin = 3
+        for c in chans:
+            self.down.append(_block(cin, c))
+            self.down_film.append(FiLM(cond_dim, c))
+            cin = c
+        self.up = nn.ModuleList()
+        self.up_conv = nn.ModuleList()
+        self.up_film = nn.ModuleList()
+        for c in reversed(chans[:-1]):
+            self.up.append(nn.ConvTranspose2d(cin, c, 2, stride=2))
+            self.up_conv.append(_block(2 * c, c))
+            self.up_film.append(FiLM(cond_dim, c))
+            cin = c
+        self.head = nn.Conv2d(cin, 1, 1)
+        self.multiple = 2**depth
+
+    def forward(self, image, part, colour, colour_rgb):
+        h, w = image.shape[-2:]
+        if h % self.multiple or w % self.multiple:
+            raise LegodataError(f"image size {h}x{w}: the mask model needs multiples of {self.multiple}")
+        cond = self.query(part, colour, colour_rgb)
+        skips = []
+        x = image
+        for i, (block, film) in enumerate(zip(self.down, self.down_film)):
+            if i:
+                x = F.max_pool2d(x, 2)
+            x = film(block(x), cond)
+            skips.append(x)
+        for up, conv, film, skip in zip(self.up, self.up_conv, self.up_film, reversed(skips[:-1])):
+            x = film(conv(torch.cat([up(x), skip], dim=1)), cond)
+        return self.head(x)
+
+
+class RotationNet(nn.Module):
+    """Masked crop (RGB + mask) and part id -> rotation matrix through the 6D representation."""
+
+    def __init__(self, n_parts: int, in_channels: int = 4, base: int = 32, depth: int = 5, emb_dim: int = 32) -> None:
+        super().__init__()
+        layers, cin = [], in_channels
+        for i in range(depth):
+            c = base * 2 ** min(i, 3)
+            layers += [
+                nn.Conv2d(cin, c, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(c),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(c, c, 3, padding=1, bias=False),
+                nn.BatchNorm2d(c),
+                nn.ReLU(inplace=True),
+            ]
+            cin = c
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(4)
+        self.part = nn.Embedding(n_parts, emb_dim)
+        self.head = nn.Sequential(nn.Linear(cin * 16 + emb_dim, 256), nn.ReLU(inplace=True), nn.Linear(256, 6))
+        nn.init.zeros_(self.head[-1].weight)
+        with torch.no_grad():
+            self.head[-1].bias.copy_(torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]))
+
+    def forward(self, x, part):
+        f = self.pool(self.features(x)).flatten(1)
+        return rotation_6d_to_matrix(self.head(torch.cat([f, self.part(part)], dim=1)))
+
+
+def build_model(model_config: dict[str, Any]):
+    """``{"kind": "mask"|"rot", ...}`` -> the network (fresh weights)."""
+    kind = model_config.get("kind")
+    if kind == "mask":
+        return MaskUNet(
+            n_parts=len(model_config["part_names"]),
+            n_colours=len(model_config["colour_codes"]),
+            base=model_config.get("base", 16),
+            depth=model_config.get("depth", 4),
+        )
+    if kind == "rot":
+        return RotationNet(n_parts=len(model_config["part_names"]), base=model_config.get("base", 32))
+    raise LegodataError(f"model kind {kind!r} in a checkpoint is not 'mask' or 'rot'")
+
+
+def load_weights(model, state_dict: dict, source: str) -> None:
+    """Load ``state_dict`` strictly, or a LegodataError saying the checkpoint does not match the model."""
+    state_dict = {k.removeprefix("module."): v for k, v in state_dict.items()}
+    try:
+        model.load_state_dict(state_dict, strict=True)
+    except RuntimeError as exc:
+        first = " ".join(str(exc).split())[:240]
+        raise LegodataError(
+            f"{source} does not match the model (different task, parts or sizes?): {first}; "
+            "use a checkpoint of the same command and settings"
+        ) from None

@@ -1,0 +1,128 @@
+"""Predictions for new images from a trained run: masks and rotations, e.g. as pre-annotations for annotators.
+
+    from legodata.train.predict import MaskPredictor, RotationPredictor
+    masks = MaskPredictor("runs/mask").predict(image_rgb, part_id="3001", colour_code=4)      # bool H x W
+    rot = RotationPredictor("runs/rot").predict_instance(image_rgb, instance_mask, "3001", K)  # .R_m2c, .quat_wxyz
+
+Images are RGB uint8 arrays (H, W, 3). Rotations are model-to-camera in the OpenCV camera frame; quaternions are
+wxyz with w >= 0. For a symmetric part any member of ``R_m2c @ S`` is equally right; the network returns one of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from legodata.errors import LegodataError
+from legodata.geometry.rotations import matrix_to_quat_wxyz
+from legodata.train import data
+
+
+@dataclass(frozen=True)
+class RotationPrediction:
+    R_m2c: np.ndarray  # (3, 3) model-to-camera, OpenCV camera frame
+    quat_wxyz: np.ndarray  # (4,) w >= 0
+
+
+def _check_image(image: np.ndarray, what: str = "image") -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise LegodataError(f"{what}: expected an RGB uint8 array of shape (H, W, 3), got {image.dtype} {image.shape}")
+    return image
+
+
+class _Predictor:
+    kind = ""
+
+    def __init__(self, run_dir: str | Path, checkpoint: str = "best", device: str = "cpu") -> None:
+        from legodata.train.evaluate import load_run
+
+        self.task, self.model, self.model_config, self.device = load_run(run_dir, checkpoint, device)
+        if self.task.name != self.kind:
+            raise LegodataError(f"{run_dir} is a {self.task.name!r} run, not a {self.kind!r} run")
+        self.vocab = data.Vocab.from_json(self.model_config)
+        self.image_size = int(self.model_config["image_size"])
+
+    @property
+    def part_names(self) -> list[str]:
+        return list(self.vocab.part_names)
+
+
+class MaskPredictor(_Predictor):
+    """Mask of the queried part (all its instances of that colour) in a full image."""
+
+    kind = "mask"
+
+    def probabilities(self, image: np.ndarray, part_id: str, colour_code: int) -> np.ndarray:
+        """Per-pixel probability (H, W) float32 at the image's own size."""
+        from legodata.train.losses import torch
+
+        image = _check_image(image)
+        h, w = image.shape[:2]
+        x = data.image_tensor(data._resize(image, self.image_size))[None].to(self.device)
+        part = torch.tensor([self.vocab.part_index(str(part_id))], device=self.device)
+        colour = torch.tensor([self.vocab.colour_index(colour_code)], device=self.device)
+        rgb = torch.tensor([data.colour_rgb(colour_code)], dtype=torch.float32, device=self.device)
+        with torch.no_grad():
+            prob = torch.sigmoid(self.model(x, part, colour, rgb))[0, 0].float().cpu().numpy()
+        return cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
+
+    def predict(self, image: np.ndarray, part_id: str, colour_code: int, threshold: float = 0.5) -> np.ndarray:
+        """Boolean mask (H, W)."""
+        return self.probabilities(image, part_id, colour_code) > threshold
+
+    def masked(self, image: np.ndarray, part_id: str, colour_code: int) -> np.ndarray:
+        """The masked observation: the image with everything but the queried part set to black."""
+        return _check_image(image) * self.predict(image, part_id, colour_code)[..., None]
+
+
+class RotationPredictor(_Predictor):
+    """Orientation ``R_m2c`` of a part from its crop (as in the ``parts`` config) or from a full image + mask."""
+
+    kind = "rot"
+
+    def predict_crops(self, crops, masks, part_ids, K=None, boxes=None) -> list[RotationPrediction]:
+        """Square crops (N of (S, S, 3) uint8), binary masks (N of (S, S)), part ids; ``K`` (3x3) and ``boxes``
+        (N of (x, y, size) in original pixels) turn the crop-relative rotation into the camera's ``R_m2c``;
+        without them each crop is taken as centred on the optical axis."""
+        from legodata.train.losses import torch
+
+        if not (len(crops) == len(masks) == len(part_ids)):
+            raise LegodataError("predict_crops: crops, masks and part_ids must have the same length")
+        if boxes is not None and (K is None or len(boxes) != len(crops)):
+            raise LegodataError("predict_crops: boxes need K and one box per crop")
+        xs, parts = [], []
+        for crop, mask, part in zip(crops, masks, part_ids):
+            crop = data._resize(_check_image(crop, "crop"), self.image_size)
+            m = (data._resize(np.asarray(mask), self.image_size, nearest=True) > 0).astype(np.uint8)
+            xs.append(data.rotation_input(crop, m))
+            parts.append(self.vocab.part_index(str(part)))
+        if not xs:
+            return []
+        with torch.no_grad():
+            x = torch.stack(xs).to(self.device)
+            allo = self.model(x, torch.tensor(parts, device=self.device)).float().cpu().numpy().astype(np.float64)
+        out = []
+        for i, r in enumerate(allo):
+            ray = data.crop_ray(K, *boxes[i]) if boxes is not None else np.eye(3)
+            R = ray @ r
+            out.append(RotationPrediction(R, matrix_to_quat_wxyz(R)))
+        return out
+
+    def predict_instance(self, image, instance_mask, part_id, K, margin: float = 0.1, crop_size: int = 128):
+        """Crop a full RGB image around a boolean instance mask (as the publisher does) and predict ``R_m2c``."""
+        from legodata.publish import crops as crop_ops
+
+        image = _check_image(image)
+        mask = np.asarray(instance_mask).astype(bool)
+        ys, xs = np.nonzero(mask)
+        if not len(xs):
+            raise LegodataError("predict_instance: the instance mask is empty")
+        bbox = (int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1))
+        box = crop_ops.crop_box(bbox, margin)
+        crop = crop_ops.crop_image(image, box, crop_size)
+        crop_mask = crop_ops.crop_mask(mask.astype(np.uint8), 1, box, crop_size)
+        return self.predict_crops([crop], [crop_mask], [part_id], K=K, boxes=[box])[0]

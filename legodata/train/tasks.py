@@ -1,0 +1,159 @@
+"""What differs between ``train-mask`` and ``train-rot``: dataset config, samples, model, loss, metrics.
+
+The shared loop (:mod:`legodata.train.loop`) only calls the methods of a :class:`Task`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from legodata.train import data, metrics
+from legodata.train.losses import bce_dice_loss, geodesic_loss, torch
+
+
+def to_device(batch: dict, device) -> dict:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+class Task:
+    name: str
+    config: str  # dataset config
+    columns: tuple[str, ...]
+    instance_fields: tuple[str, ...] = ()
+    score_key: str  # validation metric used to pick the best checkpoint
+    higher_is_better: bool = True
+
+    def vocab(self, ds) -> data.Vocab: ...
+    def samples(self, ds, vocab: data.Vocab, image_size: int, limit: int | None, where: str = ""): ...
+    def torch_dataset(self, samples, train: bool, seed: int, augment: bool): ...
+    def model_config(self, vocab: data.Vocab, base: int | None) -> dict[str, Any]: ...
+    def loss(self, model, batch): ...
+    def evaluate(self, model, samples, device, batch_size: int) -> dict: ...
+
+    def score(self, m: dict) -> float:
+        """Larger is better."""
+        return m[self.score_key] if self.higher_is_better else -m[self.score_key]
+
+    def summary(self, m: dict) -> str: ...
+
+    def after_training(self, model, samples, device, run_dir: Path) -> None:
+        """Extra outputs of the finished run (rank 0)."""
+
+
+class MaskTask(Task):
+    name = "mask"
+    config = "scenes"
+    columns = data.SCENES_COLUMNS
+    instance_fields = data.INSTANCE_FIELDS
+    score_key = "iou"
+
+    def vocab(self, ds):
+        return data.scenes_vocab(ds)
+
+    def samples(self, ds, vocab, image_size, limit, where=""):
+        return data.build_mask_samples(ds, vocab, image_size, limit, where)
+
+    def torch_dataset(self, samples, train, seed, augment):
+        return data.make_mask_dataset(samples)
+
+    def model_config(self, vocab, base):
+        return {"kind": "mask", "base": base or 16, "depth": 4, **vocab.to_json()}
+
+    def loss(self, model, batch):
+        logits = model(batch["image"], batch["part"], batch["colour"], batch["colour_rgb"])
+        return bce_dice_loss(logits.float(), batch["target"])
+
+    @torch.no_grad()
+    def predict(self, model, samples, idx, device, batch_size):
+        ds = data.make_mask_dataset(samples)
+        out = []
+        for start in range(0, len(idx), batch_size):
+            items = [ds[int(i)] for i in idx[start : start + batch_size]]
+            batch = to_device({k: torch.stack([it[k] for it in items]) for k in items[0]}, device)
+            logits = model(batch["image"], batch["part"], batch["colour"], batch["colour_rgb"])
+            out.append((logits[:, 0] > 0).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, 1, 1), bool)
+
+    def evaluate(self, model, samples, device, batch_size):
+        model.eval()
+        ious = []
+        for start in range(0, len(samples), batch_size):
+            idx = np.arange(start, min(start + batch_size, len(samples)))
+            pred = self.predict(model, samples, idx, device, batch_size)
+            ious.append(metrics.iou(pred, np.stack([samples.target(int(i)) for i in idx])))
+        ious = np.concatenate(ious) if ious else np.zeros(0)
+        return metrics.mask_metrics(ious, samples.part, samples.part_names)
+
+    def summary(self, m):
+        return f"IoU {m['iou']:.3f} ({m['n']} queries)"
+
+    def after_training(self, model, samples, device, run_dir):
+        """``masked_test.png``: rows of image | ground-truth masked | predicted masked, first queries of the split."""
+        n = min(8, len(samples))
+        if not n:
+            return
+        model.eval()
+        pred = self.predict(model, samples, np.arange(n), device, n)
+        rows = []
+        for q in range(n):
+            image = samples.images[samples.scene[q]]
+            gt = image * samples.target(q)[..., None]
+            pm = image * pred[q][..., None]
+            label = f"{samples.part_names[samples.part[q]]}"
+            tile = np.concatenate([image, gt, pm], axis=1).astype(np.uint8)
+            cv2.putText(tile, label, (2, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 0), 1, cv2.LINE_AA)
+            rows.append(tile)
+        cv2.imwrite(str(run_dir / "masked_test.png"), np.concatenate(rows, axis=0)[:, :, ::-1])
+
+
+class RotationTask(Task):
+    name = "rot"
+    config = "parts"
+    columns = data.PARTS_COLUMNS
+    score_key = "median_deg"
+    higher_is_better = False
+
+    def vocab(self, ds):
+        return data.parts_vocab(ds)
+
+    def samples(self, ds, vocab, image_size, limit, where=""):
+        return data.build_rotation_samples(ds, vocab, image_size, limit, where)
+
+    def torch_dataset(self, samples, train, seed, augment):
+        return data.make_rotation_dataset(samples, augment=train and augment, seed=seed)
+
+    def model_config(self, vocab, base):
+        return {"kind": "rot", "base": base or 32, **vocab.to_json()}
+
+    def loss(self, model, batch):
+        return geodesic_loss(model(batch["x"], batch["part"]), batch["R"], batch["sym"])
+
+    @torch.no_grad()
+    def predict_allo(self, model, samples, device, batch_size) -> np.ndarray:
+        model.eval()
+        ds = data.make_rotation_dataset(samples)
+        out = []
+        for start in range(0, len(samples), batch_size):
+            items = [ds[i] for i in range(start, min(start + batch_size, len(samples)))]
+            batch = to_device({k: torch.stack([it[k] for it in items]) for k in items[0]}, device)
+            out.append(model(batch["x"], batch["part"]).float().cpu().numpy())
+        return np.concatenate(out).astype(np.float64) if out else np.zeros((0, 3, 3))
+
+    def evaluate(self, model, samples, device, batch_size):
+        pred = self.predict_allo(model, samples, device, batch_size)
+        errors = metrics.symmetric_angle_deg(pred, samples.R_allo, samples.sym)
+        return metrics.rotation_metrics(errors, samples.part, samples.part_names)
+
+    def summary(self, m):
+        return f"median {m['median_deg']:.1f} deg, acc@15 {m['acc15']:.3f}, acc@30 {m['acc30']:.3f} ({m['n']} crops)"
+
+
+TASKS = {"mask": MaskTask, "rot": RotationTask}
+
+
+def get_task(name: str) -> Task:
+    return TASKS[name]()

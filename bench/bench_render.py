@@ -79,14 +79,25 @@ def run_memory(frames: int, views: int, resolution: int, seed: int, workdir: Pat
     thread = threading.Thread(target=sample_rss, args=(stop, samples), daemon=True)
     thread.start()
     start = time.monotonic()
+    # One worker for the whole run (no recycling), so any growth per scene shows.
     summary = legodata.render(
-        str(workdir / "memory"), scenes=scenes, views=views, resolution=resolution, seed=seed, preset=preset
+        str(workdir / "memory"),
+        scenes=scenes,
+        views=views,
+        resolution=resolution,
+        seed=seed,
+        preset=preset,
+        max_scenes_per_worker=10**6,
     )
     stop.set()
     thread.join()
     worker = [s[2] for s in samples if s[3] > 0]
     tenth = max(1, len(worker) // 10)
+    at = {
+        f"worker_rss_at_{q}pct_mb": worker[min(len(worker) - 1, len(worker) * q // 100)] / 2**20 for q in (10, 50, 90)
+    }
     return {
+        **at,
         "frames": summary.frames_rendered,
         "wall_s": time.monotonic() - start,
         "preset": preset,

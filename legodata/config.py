@@ -40,6 +40,7 @@ class RenderConfig:
     workers: int = 1
     shard: str = "0/1"
     max_scenes_per_worker: int = 100
+    ldraw_dir: str | None = None  # LDraw library: its geometry and LDConfig.ldr colours win over the built-ins
 
     # Fields that change the data. An output directory keeps them in its manifest; a re-run must match.
     DATA_FIELDS = (
@@ -52,6 +53,7 @@ class RenderConfig:
         "parts_per_scene",
         "orientation",
         "preset",
+        "ldraw_dir",
     )
 
     def data_settings(self) -> dict[str, Any]:
@@ -95,6 +97,8 @@ class RenderConfig:
             raise bad("workers", self.workers, "must be at least 1")
         if self.max_scenes_per_worker < 1:
             raise bad("max_scenes_per_worker", self.max_scenes_per_worker, "must be at least 1")
+        if self.ldraw_dir is not None and not Path(self.ldraw_dir).expanduser().is_dir():
+            raise bad("ldraw_dir", self.ldraw_dir, "is not a directory (the LDraw library holding parts/ and p/)")
         parse_shard(self.shard)
         return self
 

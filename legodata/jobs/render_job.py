@@ -60,12 +60,12 @@ class _Job:
 
 def _resolve_parts_and_colours(cfg: RenderConfig) -> tuple[tuple[str, ...], list]:
     try:
-        part_ids = parse_part_list(cfg.parts)
-    except UnknownPartError as exc:
+        part_ids = parse_part_list(cfg.parts, cfg.ldraw_dir)
+    except (UnknownPartError, LegodataError) as exc:
         raise LegodataError(f"--parts: {exc.args[0] if exc.args else exc}") from None
     try:
-        colours = parse_colour_list(cfg.colours)
-    except UnknownColourError as exc:
+        colours = _parse_colours(cfg)
+    except (UnknownColourError, LegodataError) as exc:
         raise LegodataError(f"--colours: {exc.args[0] if exc.args else exc}") from None
     if not part_ids:
         raise LegodataError("--parts is empty: name at least one part id, e.g. 3001,3003 (see `legodata parts`)")
@@ -74,13 +74,25 @@ def _resolve_parts_and_colours(cfg: RenderConfig) -> tuple[tuple[str, ...], list
     return part_ids, colours
 
 
+def _parse_colours(cfg: RenderConfig) -> list:
+    """Colour codes from the LDraw library's LDConfig.ldr when there is one, else from the built-in table."""
+    if cfg.ldraw_dir:
+        from legodata.ldraw.colours import parse_ldraw_colour_list
+        from legodata.ldraw.library import get_library
+
+        table = get_library(cfg.ldraw_dir).colours
+        if table:
+            return parse_ldraw_colour_list(cfg.colours, table)
+    return parse_colour_list(cfg.colours)
+
+
 def prepare_store(cfg: RenderConfig) -> _Job:
     """Check settings, create or re-open the store, export the part meshes."""
     part_ids, colours = _resolve_parts_and_colours(cfg)
     store = Store(cfg.out)
     catalogue, meshes = {}, {}
     for pid in part_ids:
-        part = get_part(pid)
+        part = get_part(pid, cfg.ldraw_dir)
         meshes[pid] = part.mesh
         catalogue[pid] = {
             "name": part.info.name,

@@ -6,6 +6,7 @@ Symmetry groups are computed from the meshes on first use (cached), never typed 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from legodata.parts.mesh import Mesh
 class PartInfo:
     part_id: str
     name: str
-    kind: str  # brick | plate | tile | slope
+    kind: str  # brick | plate | tile | slope (| other: LDraw parts named otherwise)
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,9 +78,26 @@ def list_parts() -> list[PartInfo]:
     return [_CATALOGUE[pid][0] for pid in _IDS]
 
 
+def get_part(part_id: str, ldraw_dir: str | os.PathLike | None = None) -> Part:
+    """The part ``part_id`` with its mesh and symmetry group (built once, then cached).
+
+    With ``ldraw_dir`` (an LDraw library: the folder holding ``parts/`` and ``p/``), the library's geometry wins for
+    every id it has, and built-in ids it lacks fall back to the built-in meshes. Without it, only built-in ids exist
+    (``LDRAWDIR`` is read by the CLI, not here). A part missing from both raises :class:`LegodataError` naming the
+    file looked for and the search path.
+    """
+    if ldraw_dir is None:
+        return _builtin_part(part_id)
+    from legodata.ldraw.library import get_library
+
+    library = get_library(ldraw_dir)
+    if part_id not in _CATALOGUE or library.has_part(part_id):
+        return _ldraw_part(library.root, part_id)
+    return _builtin_part(part_id)
+
+
 @functools.lru_cache(maxsize=64)
-def get_part(part_id: str) -> Part:
-    """The part ``part_id`` with its mesh and symmetry group (built once, then cached)."""
+def _builtin_part(part_id: str) -> Part:
     if part_id not in _CATALOGUE:
         raise UnknownPartError(part_id, _IDS)
     info, build = _CATALOGUE[part_id]
@@ -87,17 +105,44 @@ def get_part(part_id: str) -> Part:
     return Part(info, mesh, find_symmetry_group(mesh))
 
 
-def parse_part_list(text: str) -> tuple[str, ...]:
-    """``"3001,3003, 3039"`` -> ids in the given order (duplicates dropped); ``"all"`` -> every id."""
+_KINDS = {"brick": "brick", "plate": "plate", "tile": "tile", "slope": "slope"}
+
+
+@functools.lru_cache(maxsize=256)
+def _ldraw_part(root, part_id: str) -> Part:
+    from legodata.ldraw.library import get_library
+
+    library = get_library(root)
+    mesh = library.part_mesh(part_id)  # raises LDrawFileNotFoundError (a LegodataError) when missing
+    name = library.part_title(part_id)
+    words = name.split()
+    kind = _KINDS.get(words[0].lower(), "other") if words else "other"
+    return Part(PartInfo(part_id, name, kind), mesh, find_symmetry_group(mesh))
+
+
+def parse_part_list(text: str, ldraw_dir: str | os.PathLike | None = None) -> tuple[str, ...]:
+    """``"3001,3003, 3039"`` -> ids in the given order (duplicates dropped); ``"all"`` -> every built-in id.
+
+    With ``ldraw_dir``, ids that are not built in are checked against the LDraw library (a missing one raises
+    :class:`LegodataError` naming the file looked for and the search path).
+    """
     text = text.strip()
     if text.lower() == "all":
         return _IDS
+    library = None
+    if ldraw_dir is not None:
+        from legodata.ldraw.library import get_library, part_file_name
+
+        library = get_library(ldraw_dir)
     ids: list[str] = []
     for raw in text.split(","):
         pid = raw.strip()
         if not pid:
             continue
-        if pid not in _CATALOGUE:
+        if library is not None:
+            if not library.has_part(pid) and pid not in _CATALOGUE:
+                raise library.not_found(part_file_name(pid))
+        elif pid not in _CATALOGUE:
             raise UnknownPartError(pid, _IDS)
         if pid not in ids:
             ids.append(pid)

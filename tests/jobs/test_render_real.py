@@ -115,3 +115,26 @@ def test_rerun_skips_finished_scenes(rendered):
     assert summary.scenes_rendered == 0 and summary.scenes_skipped == 2
     index = (rendered.root / "records.jsonl").read_text().splitlines()
     assert len(index) == 4 and json.loads(index[0])["source"] == "render"
+
+
+def test_resting_parts_lie_on_the_table_and_masks_follow_the_final_poses(tmp_path):
+    out = tmp_path / "rest"
+    summary = legodata.render(
+        str(out), scenes=1, views=2, resolution=64, seed=5, parts=PARTS, parts_per_scene=(3, 3), preset="fast",
+        orientation="resting",
+    )  # fmt: skip
+    assert summary.scenes_failed == 0
+    store = Store(out)
+    spec = load_spec(store.spec_path("000000"))
+    for rec in store.iter_records():
+        view = spec.views[rec.meta["view_id"]]
+        R_w2c, t_w2c = np.asarray(view.R_w2c), np.asarray(view.t_w2c)
+        for inst in rec.instances:
+            # back to the world frame: the part's lowest point rests on the table top (z = 0), within 1 mm
+            R_m2w = R_w2c.T @ np.asarray(inst.R_m2c)
+            t_m2w = R_w2c.T @ (np.asarray(inst.t_m2c) - t_w2c)
+            z = (get_part(inst.part_id).mesh.vertices @ R_m2w.T + t_m2w)[:, 2]
+            assert -1e-3 < z.min() < 1e-3
+        mask = load_mask(store, rec)
+        ids, _, _ = oracle(store, rec)
+        assert ((mask != ids) & ~boundary_band(ids)).sum() == 0

@@ -6,7 +6,7 @@ from dataclasses import replace
 import cv2
 import numpy as np
 import pytest
-from conftest import build_store, instances_from_mask, make_manifest, write_scene
+from support.publish_stores import build_store, instances_from_mask, make_manifest, write_scene
 
 from legodata.errors import LegodataError
 from legodata.publish import publish, split_of

@@ -3,7 +3,7 @@
 import types
 
 import pytest
-from conftest import build_store
+from support.publish_stores import build_store
 
 from legodata.errors import LegodataError
 from legodata.publish import publish

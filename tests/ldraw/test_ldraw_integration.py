@@ -1,0 +1,96 @@
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from legodata.config import RenderConfig
+from legodata.errors import LegodataError
+from legodata.geometry.symmetry import is_symmetry
+from legodata.jobs.render_job import _resolve_parts_and_colours
+from legodata.ldraw import LDU_M
+from legodata.ldraw.colours import parse_ldconfig, parse_ldraw_colour_list
+from legodata.parts.catalogue import UnknownPartError, get_part, parse_part_list
+from legodata.parts.mesh import is_watertight
+
+
+def test_get_part_from_library_computes_symmetry(ldraw_dir):
+    part = get_part("9999", ldraw_dir=ldraw_dir)
+    assert part.info.name == "Test Box 20 x 24 x 40"
+    assert part.info.part_id == "9999"
+    assert is_watertight(part.mesh)
+    lo, hi = part.mesh.bounds()
+    np.testing.assert_allclose((hi - lo) / LDU_M, [20, 24, 40], atol=1e-9)
+    # a 20 x 24 x 40 box: identity and the half turns about X, Y and Z (found from the mesh)
+    assert len(part.symmetry) == 4
+    for r, t in zip(part.symmetry.rotations, part.symmetry.translations):
+        assert is_symmetry(part.mesh, r, t)
+    assert not is_symmetry(part.mesh, np.array([[0, 0, 1], [0, 1, 0], [-1, 0, 0]], float))
+    assert get_part("9999", ldraw_dir=str(ldraw_dir)) is part  # cached
+
+
+def test_library_wins_for_ids_it_has_builtins_fill_in(ldraw_dir):
+    (ldraw_dir / "PARTS" / "3005.dat").write_text("0 Brick 1 x 1 (library)\n1 16 0 0 0 1 0 0 0 1 0 0 0 1 9999.dat\n")
+    lib_part = get_part("3005", ldraw_dir=ldraw_dir)
+    assert lib_part.info.name == "Brick 1 x 1 (library)" and lib_part.info.kind == "brick"
+    assert len(lib_part.mesh.faces) == 20
+    assert get_part("3005").info.name == "Brick 1 x 1"  # no library: the built-in
+    assert get_part("3001", ldraw_dir=ldraw_dir) is get_part("3001")  # not in the library: built-in
+    with pytest.raises(LegodataError, match=r"'1234.dat' not found in the library; searched .*PARTS"):
+        get_part("1234", ldraw_dir=ldraw_dir)
+    with pytest.raises(UnknownPartError):
+        get_part("9999")
+
+
+def test_parse_part_list_checks_the_library(ldraw_dir):
+    assert parse_part_list("9999, 3001,9999", ldraw_dir) == ("9999", "3001")
+    with pytest.raises(LegodataError, match=r"'4321.dat' not found.*searched"):
+        parse_part_list("9999,4321", ldraw_dir)
+    with pytest.raises(UnknownPartError):
+        parse_part_list("9999")
+
+
+def test_ldconfig_colours():
+    from support.ldraw_files import LDCONFIG
+
+    table = parse_ldconfig(LDCONFIG)
+    assert table[71].name == "Light Bluish Grey" and table[71].rgb_hex == "#A0A5A9"
+    assert table[0].edge_hex == "#2B4354"
+    assert table[47].alpha == 128 and not table[47].is_solid
+    assert table[334].finish == "CHROME"
+    assert [c.code for c in parse_ldraw_colour_list("71, 4,71", table)] == [71, 4]
+    assert 47 not in [c.code for c in parse_ldraw_colour_list("all", table)]
+    with pytest.raises(LegodataError, match="999"):
+        parse_ldraw_colour_list("999", table)
+    with pytest.raises(LegodataError, match="line 2"):
+        parse_ldconfig("0 header\n0 !COLOUR Bad CODE 3 VALUE #12\n")
+
+
+def test_render_config_threads_the_library(ldraw_dir, tmp_path):
+    cfg = RenderConfig(out=str(tmp_path / "o"), parts="9999,3001", colours="71,4", ldraw_dir=str(ldraw_dir))
+    assert cfg.validate().data_settings()["ldraw_dir"] == str(ldraw_dir)
+    assert RenderConfig(out="x").data_settings()["ldraw_dir"] is None
+    part_ids, colours = _resolve_parts_and_colours(cfg)
+    assert part_ids == ("9999", "3001")
+    assert [(c.code, c.name) for c in colours] == [(71, "Light Bluish Grey"), (4, "Red")]
+    with pytest.raises(LegodataError, match="^--parts: .*'777.dat'"):
+        _resolve_parts_and_colours(RenderConfig(out="x", parts="777", ldraw_dir=str(ldraw_dir)))
+    with pytest.raises(LegodataError, match="^--colours: .*999"):
+        _resolve_parts_and_colours(RenderConfig(out="x", parts="9999", colours="999", ldraw_dir=str(ldraw_dir)))
+    with pytest.raises(LegodataError, match="--ldraw-dir"):
+        RenderConfig(out="x", ldraw_dir=str(tmp_path / "missing")).validate()
+
+
+@pytest.mark.parametrize("via", ["flag", "env"])
+def test_cli_missing_library_part_is_one_line(ldraw_dir, tmp_path, via):
+    args = [sys.executable, "-m", "legodata.cli", "render", "--out", str(tmp_path / "o"), "--parts", "9999,4242"]
+    env = {k: v for k, v in os.environ.items() if k != "LDRAWDIR"}
+    if via == "flag":
+        args += ["--ldraw-dir", str(ldraw_dir)]
+    else:
+        env["LDRAWDIR"] = str(ldraw_dir)
+    result = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 2
+    err = result.stderr.strip()
+    assert "\n" not in err and "4242.dat" in err and str(ldraw_dir / "PARTS") in err

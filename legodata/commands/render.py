@@ -1,0 +1,125 @@
+"""Commands that make and inspect stores: render, export, preview, parts, colours."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from legodata.commands.app import app
+
+
+@app.command()
+def render(
+    out: Annotated[str | None, typer.Option("--out", "-o", help="Output dataset directory.")] = None,
+    scenes: Annotated[int | None, typer.Option(help="Number of scenes (all shards together).")] = None,
+    views: Annotated[int | None, typer.Option(help="Camera views per scene.")] = None,
+    resolution: Annotated[int | None, typer.Option(help="Image width and height in pixels.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed: same seed, same scenes.")] = None,
+    parts: Annotated[str | None, typer.Option(help="Comma-separated LDraw part ids, or 'all'.")] = None,
+    colours: Annotated[str | None, typer.Option(help="Comma-separated LDraw colour codes, or 'all'.")] = None,
+    parts_per_scene: Annotated[str | None, typer.Option(help="MIN,MAX parts per scene.")] = None,
+    orientation: Annotated[str | None, typer.Option(help="uniform | resting | canonical.")] = None,
+    preset: Annotated[str | None, typer.Option(help="Render quality: fast | default | high.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto (GPU if present) | cpu | gpu.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Render worker processes.")] = None,
+    shard: Annotated[str | None, typer.Option(help="K/N: render only scenes with index % N == K.")] = None,
+    ldraw_dir: Annotated[
+        str | None,
+        typer.Option(help="LDraw library (holds parts/, p/, LDConfig.ldr); default: env LDRAWDIR. Its parts win."),
+    ] = None,
+    config: Annotated[str | None, typer.Option("--config", "-c", help="YAML or TOML file of settings.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    formats: Annotated[
+        str | None, typer.Option("--format", help="Also export after rendering: bop,coco (into OUT/bop, OUT/coco).")
+    ] = None,
+) -> None:
+    """Render LEGO scenes with BlenderProc: RGB, instance masks, depth, poses, camera intrinsics."""
+    from legodata.config import build_config, load_config_file, parse_range
+    from legodata.jobs.render_job import run_render
+
+    file_values = load_config_file(config) if config else {}
+    cli_values = dict(
+        out=out,
+        scenes=scenes,
+        views=views,
+        resolution=resolution,
+        seed=seed,
+        parts=parts,
+        colours=colours,
+        parts_per_scene=parse_range(parts_per_scene, "--parts-per-scene") if parts_per_scene else None,
+        orientation=orientation,
+        preset=preset,
+        device=device,
+        workers=workers,
+        shard=shard,
+        # precedence: --ldraw-dir, then the config file, then env LDRAWDIR (the LDraw convention)
+        ldraw_dir=ldraw_dir or (None if "ldraw_dir" in file_values else os.environ.get("LDRAWDIR") or None),
+    )
+    cfg = build_config(file_values, cli_values)
+    if formats:
+        from legodata.export import parse_formats
+
+        parse_formats(formats)  # a bad --format fails before rendering, not after
+    summary = run_render(cfg, progress=not quiet)
+    typer.echo(
+        f"{summary.out}: {summary.scenes_rendered} scenes rendered ({summary.frames_rendered} frames, "
+        f"{summary.seconds_per_frame:.2f} s/frame), {summary.scenes_skipped} already done, "
+        f"{summary.scenes_failed} failed, {summary.wall_s:.1f} s"
+    )
+    if summary.failures:
+        typer.echo(f"failed scenes are listed with their reasons in {summary.out}/failed/; re-run to retry them")
+        raise typer.Exit(1)
+    if formats:
+        _export_and_report(str(summary.out), str(summary.out), formats)
+
+
+def _export_and_report(store: str, out: str, formats: str) -> None:
+    from pathlib import Path
+
+    from legodata.export import export
+
+    for fmt, counts in export(store, out, formats).items():
+        typer.echo(f"{Path(out) / fmt}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
+@app.command("export")
+def export_command(
+    store: Annotated[str, typer.Argument(help="Local store (made by `legodata render`).")],
+    out: Annotated[str, typer.Option("--out", "-o", help="Directory; each format goes to OUT/<format>.")],
+    formats: Annotated[str, typer.Option("--format", help="Comma-separated: bop, coco.")] = "bop,coco",
+) -> None:
+    """Export a store as BOP (OUT/bop) and/or COCO (OUT/coco)."""
+    _export_and_report(store, out, formats)
+
+
+@app.command("preview")
+def preview_command(
+    store: Annotated[str, typer.Argument(help="Local store (made by `legodata render`).")],
+    out: Annotated[str | None, typer.Option("--out", "-o", help="PNG to write (default DIR/preview.png).")] = None,
+    n: Annotated[int, typer.Option("--n", help="Number of images on the sheet.")] = 16,
+) -> None:
+    """Contact sheet: images with mask overlays, part labels and each part's model axes (X red, Y green, Z blue)."""
+    from legodata.preview import preview
+
+    typer.echo(str(preview(store, out, n=n)))
+
+
+@app.command("parts")
+def parts_command() -> None:
+    """List the built-in parts catalogue: id, kind, name, symmetry group size."""
+    from legodata.parts.catalogue import get_part, list_parts
+
+    for info in list_parts():
+        group = get_part(info.part_id).symmetry
+        typer.echo(f"{info.part_id:<8} {info.kind:<6} {info.name:<24} symmetries={len(group.rotations)}")
+
+
+@app.command("colours")
+def colours_command() -> None:
+    """List the built-in LDraw colours: code, name, sRGB hex."""
+    from legodata.parts.colours import list_colours
+
+    for c in list_colours():
+        typer.echo(f"{c.code:<5} {c.rgb_hex}  {c.name}")

@@ -31,6 +31,7 @@ from legodata.store.records import Record
 from legodata.store.store import SCENE_RECORDS, Store
 
 DEPTH_SCALE_M = 1e-4  # uint16 depth PNG unit: 0.1 mm
+FAIL_FAST_AFTER = 3  # scenes that may fail before the first success before the run stops
 
 
 @dataclass(frozen=True)
@@ -266,6 +267,15 @@ def run_render(cfg: RenderConfig, progress: bool = True) -> RenderSummary:
             else:
                 rendered += 1
             bar.update(1)
+            if rendered == 0 and len(failures) >= min(FAIL_FAST_AFTER, len(pending)) and len(pending) > 1:
+                # Nothing has worked yet: a broken setup (no GPU for --device gpu, a broken install), not bad luck.
+                stop.set()
+                for t in workers:
+                    t.join()
+                raise LegodataError(
+                    f"the first {len(failures)} scenes all failed, stopping ({failures[0]}); fix that and re-run "
+                    f"the same command (reasons are kept in {store.root / 'failed'})"
+                )
     except KeyboardInterrupt:
         stop.set()
         bar.close()

@@ -77,3 +77,16 @@ def test_shards_split_the_scenes_and_fill_one_directory(tmp_path):
     assert run_cli(single, "--scenes", "4").returncode == 0
     for sid in store.scene_ids():
         assert (out / "specs" / f"{sid}.json").read_text() == (single / "specs" / f"{sid}.json").read_text()
+
+
+def test_a_run_where_every_scene_fails_stops_early_with_one_line(tmp_path):
+    out = tmp_path / "ds"
+    assert run_cli(out, "--scenes", "6", "--shard", "0/6").returncode == 0  # scene 0 only
+    for ply in (out / "models").glob("*.ply"):
+        ply.write_bytes(b"not a ply file\n")  # the worker cannot load any part now
+    result = run_cli(out, "--scenes", "6")
+    assert result.returncode == 2, result.stderr
+    err = result.stderr.strip().splitlines()[-1]
+    assert err.startswith("legodata: error: the first 3 scenes all failed, stopping") and "re-run" in err
+    assert Store(out).scene_ids() == ["000000"]  # nothing half-written, the rest still pending
+    assert len(list((out / "failed").glob("*.json"))) >= 3

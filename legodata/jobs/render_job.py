@@ -56,7 +56,8 @@ class RenderSummary:
 class _Job:
     config: RenderConfig
     store: Store
-    meshes: dict[str, Mesh]
+    meshes: dict[str, Mesh]  # by part id, in the order of --parts
+    colours: tuple  # resolved Colour entries of --colours
 
 
 def _resolve_parts_and_colours(cfg: RenderConfig) -> tuple[tuple[str, ...], list]:
@@ -107,16 +108,16 @@ def prepare_store(cfg: RenderConfig) -> _Job:
         path = store.root / "models" / f"{pid}.ply"
         if not path.exists():
             write_ply(mesh, path)
-    return _Job(cfg, store, meshes)
+    return _Job(cfg, store, meshes, tuple(colours))
 
 
-def make_spec(cfg: RenderConfig, meshes: dict[str, Mesh], scene_index: int) -> SceneSpec:
+def make_spec(job: _Job, scene_index: int) -> SceneSpec:
     """The spec of scene ``scene_index``: a pure function of the data settings and the index."""
-    part_ids, colours = _resolve_parts_and_colours(cfg)
-    geometry = {pid: PartGeometry(pid, meshes[pid].vertices, f"models/{pid}.ply") for pid in part_ids}
+    cfg = job.config
+    geometry = {pid: PartGeometry(pid, mesh.vertices, f"models/{pid}.ply") for pid, mesh in job.meshes.items()}
     sampler_cfg = SamplerConfig(
-        part_ids=part_ids,
-        colours=tuple((c.code, c.rgb) for c in colours),
+        part_ids=tuple(job.meshes),
+        colours=tuple((c.code, c.rgb) for c in job.colours),
         orientation=cfg.orientation,
         parts_per_scene=cfg.parts_per_scene,
         views=cfg.views,
@@ -230,7 +231,7 @@ def run_render(cfg: RenderConfig, progress: bool = True) -> RenderSummary:
         scene_id = f"{i:06d}"
         if store.is_scene_done(scene_id):
             continue
-        spec = make_spec(cfg, job.meshes, i)
+        spec = make_spec(job, i)
         atomic_write_text(store.spec_path(scene_id), spec.to_json())
         pending.append(scene_id)
     skipped = len(mine) - len(pending)

@@ -37,8 +37,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from legodata.errors import LegodataError
-from legodata.export.common import MeshCache, catalogue_of, copy_image, object_ids, read_instance_mask, staged_dir
+from legodata.export.common import MeshCache, copy_image, open_for_export, read_instance_mask, staged_dir
 from legodata.parts.mesh import Mesh, write_ply
 from legodata.scene.ground_truth import bbox_of, silhouette
 from legodata.store.records import Record
@@ -118,12 +117,7 @@ def _write_mask(path: Path, mask: np.ndarray) -> None:
 
 def export_bop(store: str | Path | Store, out: str | Path, split: str = DEFAULT_SPLIT) -> dict[str, int]:
     """Write ``store`` as a BOP dataset into ``out`` (replaced in one rename). Returns counts."""
-    store = store if isinstance(store, Store) else Store(store)
-    catalogue = catalogue_of(store)
-    records = list(store.iter_records())
-    if not records:
-        raise LegodataError(f"{store.root} has no finished scenes to export")
-    obj_of = object_ids(catalogue, records)
+    store, catalogue, records, obj_of = open_for_export(store)
     meshes = MeshCache(store, catalogue)
     groups: OrderedDict[str, list[Record]] = OrderedDict()
     for rec in records:

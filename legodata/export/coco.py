@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from legodata import __version__
-from legodata.errors import LegodataError, require
-from legodata.export.common import catalogue_of, copy_image, object_ids, read_instance_mask, staged_dir
+from legodata.errors import require
+from legodata.export.common import copy_image, open_for_export, read_instance_mask, staged_dir
 from legodata.store.store import Store
 
 _SAFE = str.maketrans({c: "_" for c in '/\\:*?"<>| '})
@@ -31,12 +31,7 @@ _SAFE = str.maketrans({c: "_" for c in '/\\:*?"<>| '})
 def export_coco(store: str | Path | Store, out: str | Path) -> dict[str, int]:
     """Write ``store`` as COCO into ``out`` (replaced in one rename). Returns counts."""
     mask_util = require("pycocotools.mask", "export")
-    store = store if isinstance(store, Store) else Store(store)
-    catalogue = catalogue_of(store)
-    records = list(store.iter_records())
-    if not records:
-        raise LegodataError(f"{store.root} has no finished scenes to export")
-    cat_of = object_ids(catalogue, records)
+    store, catalogue, records, cat_of = open_for_export(store)
     categories = [
         {
             "id": cid,

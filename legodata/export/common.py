@@ -22,6 +22,16 @@ def catalogue_of(store: Store) -> dict[str, dict[str, Any]]:
     return dict(store.read_manifest().get("catalogue") or {})
 
 
+def open_for_export(store: str | Path | Store) -> tuple[Store, dict[str, dict[str, Any]], list[Record], dict[str, int]]:
+    """The store, its catalogue, its records (at least one) and the part id -> object/category id map."""
+    store = store if isinstance(store, Store) else Store(store)
+    catalogue = catalogue_of(store)
+    records = list(store.iter_records())
+    if not records:
+        raise LegodataError(f"{store.root} has no finished scenes to export")
+    return store, catalogue, records, object_ids(catalogue, records)
+
+
 def object_ids(catalogue: dict[str, Any], records: list[Record]) -> dict[str, int]:
     """``{part_id: obj_id}``: 1, 2, ... over the sorted part ids of the catalogue and of every record.
 

@@ -1,4 +1,5 @@
-"""Losses: BCE + Dice for masks; geodesic distance minimised over the part's symmetry group for rotations."""
+"""Losses: BCE + Dice for masks; for rotations, scores on an SO(3) grid and geodesic distance, both minimised over
+the part's symmetry group."""
 
 from __future__ import annotations
 
@@ -33,3 +34,21 @@ def symmetric_geodesic(R_pred, R_gt, sym):
 
 def geodesic_loss(R_pred, R_gt, sym):
     return symmetric_geodesic(R_pred.float(), R_gt.float(), sym.float()).mean()
+
+
+def grid_rotation_loss(logits, grid, R_gt, sym, sigma_rad: float, geodesic_weight: float = 0.0):
+    """Cross-entropy of grid scores against a symmetry-aware soft target, plus an optional geodesic term.
+
+    The target puts ``exp(-d^2 / 2 sigma^2)`` (normalised) on each grid rotation, with ``d`` its geodesic distance
+    to the nearest symmetric equivalent of the label, so every equivalent pose is an equally right answer. The
+    geodesic term (weighted by ``geodesic_weight``) scores the refined rotation ``grid.decode(logits)`` with
+    :func:`symmetric_geodesic`.
+    """
+    dtype = grid.rotations.dtype  # float32 in training, also under mixed precision
+    logits, R_gt, sym = logits.to(dtype), R_gt.to(dtype), sym.to(dtype)
+    d = grid.angles_to(R_gt, sym)
+    target = torch.softmax(-(d**2) / (2 * sigma_rad**2), dim=1)
+    loss = -(target * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
+    if geodesic_weight:
+        loss = loss + geodesic_weight * symmetric_geodesic(grid.decode(logits), R_gt, sym).mean()
+    return loss

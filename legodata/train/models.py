@@ -1,4 +1,4 @@
-"""The two networks: a part-conditioned U-Net (FiLM) for masks and a small CNN with a 6D rotation head.
+"""The two networks: a part-conditioned U-Net (FiLM) for masks and a small CNN scoring an SO(3) rotation grid.
 
 Both are rebuilt from a plain ``model_config`` dict stored in every checkpoint (:func:`build_model`).
 """
@@ -104,10 +104,46 @@ class MaskUNet(nn.Module):
         return self.head(x)
 
 
-class RotationNet(nn.Module):
-    """Masked crop (RGB + mask) and part id -> rotation matrix through the 6D representation."""
+class RotationGrid(nn.Module):
+    """A fixed grid of rotations (:mod:`legodata.geometry.so3_grid`) and the maps between it and rotations.
 
-    def __init__(self, n_parts: int, in_channels: int = 4, base: int = 32, depth: int = 5, emb_dim: int = 32) -> None:
+    The network scores every grid rotation; :meth:`decode` turns the scores into one rotation: the softmax-weighted
+    mean of the best-scoring grid rotation's ``k`` nearest neighbours, projected back onto SO(3) by Gram-Schmidt on
+    its first two columns (the 6D representation). This is differentiable, so a geodesic loss can act on it.
+    Buffers are not saved in checkpoints: the grid is rebuilt from its size.
+    """
+
+    def __init__(self, bins: int, k: int = 48) -> None:
+        super().__init__()
+        from legodata.geometry.so3_grid import grid_neighbours, super_fibonacci_rotations
+
+        grid = super_fibonacci_rotations(bins)
+        self.register_buffer("rotations", torch.from_numpy(grid).float(), persistent=False)
+        self.register_buffer("neighbours", torch.from_numpy(grid_neighbours(grid, k)), persistent=False)
+
+    def decode(self, logits):
+        """Scores (B, N) -> rotations (B, 3, 3)."""
+        near = self.neighbours[logits.argmax(dim=1)]  # (B, k)
+        weights = torch.softmax(logits.gather(1, near).to(self.rotations.dtype), dim=1)
+        mean = (weights[..., None, None] * self.rotations[near]).sum(dim=1)
+        return rotation_6d_to_matrix(torch.cat([mean[..., 0], mean[..., 1]], dim=-1))
+
+    def angles_to(self, R, sym):
+        """Geodesic angle (B, N) from each grid rotation to the nearest of ``R @ S`` for S in ``sym`` (B, G, 3, 3)."""
+        trace = torch.einsum("bgij,nij->bgn", R[:, None] @ sym, self.rotations).amax(dim=1)
+        return torch.acos(((trace - 1) / 2).clamp(-1.0, 1.0))
+
+
+class RotationNet(nn.Module):
+    """Masked crop (RGB + mask) and part id -> a score per rotation of a fixed SO(3) grid.
+
+    Classifying over the grid learns far faster from scratch than regressing a rotation directly, and a symmetric
+    part simply scores all its equivalent rotations high. :meth:`rotation` refines the scores into one rotation.
+    """
+
+    def __init__(
+        self, n_parts: int, in_channels: int = 4, base: int = 32, depth: int = 5, emb_dim: int = 32, bins: int = 4096
+    ) -> None:
         super().__init__()
         layers, cin = [], in_channels
         for i in range(depth):
@@ -124,14 +160,17 @@ class RotationNet(nn.Module):
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(4)
         self.part = nn.Embedding(n_parts, emb_dim)
-        self.head = nn.Sequential(nn.Linear(cin * 16 + emb_dim, 256), nn.ReLU(inplace=True), nn.Linear(256, 6))
-        nn.init.zeros_(self.head[-1].weight)
-        with torch.no_grad():
-            self.head[-1].bias.copy_(torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]))
+        self.head = nn.Sequential(nn.Linear(cin * 16 + emb_dim, 512), nn.ReLU(inplace=True), nn.Linear(512, bins))
+        self.grid = RotationGrid(bins)
 
     def forward(self, x, part):
+        """Scores (B, bins) over ``self.grid``."""
         f = self.pool(self.features(x)).flatten(1)
-        return rotation_6d_to_matrix(self.head(torch.cat([f, self.part(part)], dim=1)))
+        return self.head(torch.cat([f, self.part(part)], dim=1))
+
+    def rotation(self, x, part):
+        """Rotations (B, 3, 3) (allocentric, as the labels)."""
+        return self.grid.decode(self(x, part))
 
 
 def build_model(model_config: dict[str, Any]):
@@ -145,7 +184,11 @@ def build_model(model_config: dict[str, Any]):
             depth=model_config.get("depth", 4),
         )
     if kind == "rot":
-        return RotationNet(n_parts=len(model_config["part_names"]), base=model_config.get("base", 32))
+        return RotationNet(
+            n_parts=len(model_config["part_names"]),
+            base=model_config.get("base", 32),
+            bins=model_config.get("bins", 4096),
+        )
     raise LegodataError(f"model kind {kind!r} in a checkpoint is not 'mask' or 'rot'")
 
 

@@ -25,6 +25,7 @@ from legodata.train import data
 class RotationPrediction:
     R_m2c: np.ndarray  # (3, 3) model-to-camera, OpenCV camera frame
     quat_wxyz: np.ndarray  # (4,) w >= 0
+    confidence: float  # softmax mass of the grid rotations the answer was refined from, in [0, 1]
 
 
 def _check_image(image: np.ndarray, what: str = "image") -> np.ndarray:
@@ -104,12 +105,15 @@ class RotationPredictor(_Predictor):
             return []
         with torch.no_grad():
             x = torch.stack(xs).to(self.device)
-            allo = self.model(x, torch.tensor(parts, device=self.device)).float().cpu().numpy().astype(np.float64)
+            logits = self.model(x, torch.tensor(parts, device=self.device)).float()
+            allo = self.model.grid.decode(logits).cpu().numpy().astype(np.float64)
+            near = self.model.grid.neighbours[logits.argmax(dim=1)]
+            confidence = torch.softmax(logits, dim=1).gather(1, near).sum(dim=1).cpu().numpy()
         out = []
         for i, r in enumerate(allo):
             ray = data.crop_ray(K, *boxes[i]) if boxes is not None else np.eye(3)
             R = ray @ r
-            out.append(RotationPrediction(R, matrix_to_quat_wxyz(R)))
+            out.append(RotationPrediction(R, matrix_to_quat_wxyz(R), float(confidence[i])))
         return out
 
     def predict_instance(self, image, instance_mask, part_id, K, margin: float = 0.1, crop_size: int = 128):

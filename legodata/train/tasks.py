@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from legodata.train import data, metrics
-from legodata.train.losses import bce_dice_loss, geodesic_loss, torch
+from legodata.train.losses import bce_dice_loss, grid_rotation_loss, torch
 
 
 def to_device(batch: dict, device) -> dict:
@@ -126,11 +126,26 @@ class RotationTask(Task):
     def torch_dataset(self, samples, train, seed, augment):
         return data.make_rotation_dataset(samples, augment=train and augment, seed=seed)
 
+    bins = 4096  # grid rotations: a random rotation is within 8 degrees of one at the median
+    sigma_deg = 8.0  # width of the soft target on the grid, about the grid spacing
+    geodesic_weight = 0.0
+
     def model_config(self, vocab, base):
-        return {"kind": "rot", "base": base or 32, **vocab.to_json()}
+        return {
+            "kind": "rot",
+            "base": base or 32,
+            "bins": self.bins,
+            "sigma_deg": self.sigma_deg,
+            "geodesic_weight": self.geodesic_weight,
+            **vocab.to_json(),
+        }
 
     def loss(self, model, batch):
-        return geodesic_loss(model(batch["x"], batch["part"]), batch["R"], batch["sym"])
+        grid = getattr(model, "module", model).grid  # DDP wraps the model
+        logits = model(batch["x"], batch["part"])
+        return grid_rotation_loss(
+            logits, grid, batch["R"], batch["sym"], np.radians(self.sigma_deg), self.geodesic_weight
+        )
 
     @torch.no_grad()
     def predict_allo(self, model, samples, device, batch_size) -> np.ndarray:
@@ -140,7 +155,7 @@ class RotationTask(Task):
         for start in range(0, len(samples), batch_size):
             items = [ds[i] for i in range(start, min(start + batch_size, len(samples)))]
             batch = to_device({k: torch.stack([it[k] for it in items]) for k in items[0]}, device)
-            out.append(model(batch["x"], batch["part"]).float().cpu().numpy())
+            out.append(getattr(model, "module", model).rotation(batch["x"], batch["part"]).float().cpu().numpy())
         return np.concatenate(out).astype(np.float64) if out else np.zeros((0, 3, 3))
 
     def evaluate(self, model, samples, device, batch_size):

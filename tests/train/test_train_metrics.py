@@ -1,11 +1,11 @@
-"""Metrics, losses, the 6D head and the in-plane augmentation label, on hand-made cases."""
+"""Metrics, losses, the rotation grid and 6D projection, and the in-plane augmentation label, on hand-made cases."""
 
 import cv2
 import numpy as np
 import pytest
 from train_synth import draw_part, intrinsics
 
-from legodata.geometry.rotations import axis_angle_to_matrix, random_rotations
+from legodata.geometry.rotations import axis_angle_to_matrix, geodesic_angle, random_rotations
 from legodata.parts.catalogue import get_part
 from legodata.train import data, metrics
 
@@ -128,3 +128,49 @@ def test_allocentric_label_matches_the_centred_view_of_an_off_centre_part():
     iou_allo, iou_naive = metrics.iou(off, allo), metrics.iou(off, naive)
     assert iou_allo > 0.9 and iou_allo > iou_naive + 0.03, (iou_allo, iou_naive)
     assert np.allclose(ray @ [0, 0, 1], t / np.linalg.norm(t), atol=0.02)
+
+
+def _grid(bins=4096):
+    from legodata.train.models import RotationGrid
+
+    return RotationGrid(bins).double()
+
+
+def test_grid_decode_refines_below_the_grid_spacing():
+    grid = _grid()
+    R = random_rotations(np.random.default_rng(3), 64)
+    Rt = torch.tensor(R)
+    d = grid.angles_to(Rt, torch.eye(3, dtype=torch.float64).expand(64, 1, 3, 3))
+    nearest = np.degrees(d.min(dim=1).values.numpy())
+    # scores shaped like the training target: decoding lands far closer than the nearest grid rotation
+    out = grid.decode(-(d**2) / (2 * np.radians(8.0) ** 2)).numpy()
+    err = np.degrees(geodesic_angle(out, R))
+    assert np.median(nearest) > 5.0
+    assert np.median(err) < 2.0 and err.max() < 4.0
+    assert np.allclose(np.swapaxes(out, 1, 2) @ out, np.eye(3), atol=1e-9)
+    assert np.allclose(np.linalg.det(out), 1.0)
+
+
+def test_grid_loss_target_treats_symmetric_poses_alike():
+    from legodata.train.losses import grid_rotation_loss
+
+    grid = _grid()
+    group = torch.tensor(get_part("3001").symmetry.rotations)[None]  # {I, 180 deg about Y}
+    no_sym = torch.eye(3, dtype=torch.float64)[None, None]
+    R = torch.tensor(random_rotations(np.random.default_rng(5), 1))
+    ry = lambda deg: torch.tensor(axis_angle_to_matrix(np.array([0.0, 1.0, 0.0]), np.radians(deg)))[None]  # noqa: E731
+    # the label and the label turned 180 deg about Y are the same pose of a 2x4 brick: identical distances
+    assert torch.allclose(grid.angles_to(R, group), grid.angles_to(R @ ry(180), group), atol=1e-9)
+    assert not torch.allclose(grid.angles_to(R, no_sym), grid.angles_to(R @ ry(180), no_sym), atol=1e-3)
+    sigma = np.radians(8.0)
+    scores = lambda R_, sym: -(grid.angles_to(R_, sym) ** 2) / (2 * sigma**2)  # noqa: E731
+    loss = lambda logits, sym, w=0.0: grid_rotation_loss(logits, grid, R, sym, sigma, w).item()  # noqa: E731
+    both, one = scores(R, group), scores(R, no_sym)
+    # a prediction that scores both equivalent poses beats one that scores only the label, and a flat one
+    assert loss(both, group) < loss(torch.zeros_like(one), group)
+    assert loss(both, group) < loss(one, group)
+    # the geodesic term scores the decoded rotation: ~0 for either symmetric answer, the real angle otherwise
+    geo = lambda logits: loss(logits, group, 1.0) - loss(logits, group)  # noqa: E731
+    assert geo(one) < np.radians(4.0)  # decoding is within 4 deg (test above)
+    assert geo(scores(R @ ry(180), no_sym)) < np.radians(4.0)
+    assert geo(scores(R @ ry(90), no_sym)) == pytest.approx(np.pi / 2, abs=np.radians(4.0))

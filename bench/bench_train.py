@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--minutes", type=float, default=20.0, help="total training budget for both models")
     p.add_argument("--out", default="runs/bench")
     p.add_argument("--mask-size", type=int, default=128)
-    p.add_argument("--rot-size", type=int, default=96)
+    p.add_argument("--rot-size", type=int, default=64)
     p.add_argument("--mask-batch", type=int, default=16)
     p.add_argument("--rot-batch", type=int, default=32)
     p.add_argument("--only", choices=["mask", "rot"], default=None)

@@ -71,7 +71,7 @@ def train_rot_command(
     out: _Out,
     epochs: _Epochs = 20,
     batch_size: _Batch = 32,
-    image_size: Annotated[int, typer.Option(help="Part crops are resized to this square size.")] = 128,
+    image_size: Annotated[int, typer.Option(help="Part crops are resized to this square size.")] = 64,
     lr: _Lr = 1e-3,
     seed: _Seed = 0,
     device: _Device = "auto",

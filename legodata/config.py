@@ -41,6 +41,7 @@ class RenderConfig:
     shard: str = "0/1"
     max_scenes_per_worker: int = 100
     ldraw_dir: str | None = None  # LDraw library: its geometry and LDConfig.ldr colours win over the built-ins
+    ldraw_hires: bool = False  # resolve LDraw primitives in p/48/ (48-segment circles) before p/
 
     # Fields that change the data. An output directory keeps them in its manifest; a re-run must match.
     DATA_FIELDS = (
@@ -54,12 +55,16 @@ class RenderConfig:
         "orientation",
         "preset",
         "ldraw_dir",
+        "ldraw_hires",
     )
 
     def data_settings(self) -> dict[str, Any]:
         """The settings that determine the data (stored in the manifest, compared on resume)."""
         d = asdict(self)
-        return {k: (list(d[k]) if isinstance(d[k], tuple) else d[k]) for k in self.DATA_FIELDS}
+        settings = {k: (list(d[k]) if isinstance(d[k], tuple) else d[k]) for k in self.DATA_FIELDS}
+        if not settings["ldraw_hires"]:
+            del settings["ldraw_hires"]  # stores made before the flag existed resume unchanged
+        return settings
 
     def shard_index(self) -> tuple[int, int]:
         """``(k, n)`` from ``shard`` = "k/n" (0-based k)."""

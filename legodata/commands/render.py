@@ -29,6 +29,9 @@ def render(
         str | None,
         typer.Option(help="LDraw library (holds parts/, p/, LDConfig.ldr); default: env LDRAWDIR. Its parts win."),
     ] = None,
+    ldraw_hires: Annotated[
+        bool, typer.Option("--ldraw-hires", help="Use the library's 48-segment primitives (p/48/) first.")
+    ] = False,
     config: Annotated[str | None, typer.Option("--config", "-c", help="YAML or TOML file of settings.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     formats: Annotated[
@@ -56,6 +59,7 @@ def render(
         shard=shard,
         # precedence: --ldraw-dir, then the config file, then env LDRAWDIR (the LDraw convention)
         ldraw_dir=ldraw_dir or (None if "ldraw_dir" in file_values else os.environ.get("LDRAWDIR") or None),
+        ldraw_hires=ldraw_hires or None,  # not given: the config file decides
     )
     cfg = build_config(file_values, cli_values)
     if formats:
@@ -107,13 +111,34 @@ def preview_command(
 
 
 @app.command("parts")
-def parts_command() -> None:
-    """List the built-in parts catalogue: id, kind, name, symmetry group size."""
-    from legodata.parts.catalogue import get_part, list_parts
+def parts_command(
+    ldraw_dir: Annotated[
+        str | None, typer.Option(help="List this LDraw library's parts instead; default: env LDRAWDIR.")
+    ] = None,
+    search: Annotated[str, typer.Option(help="Only parts whose number or title contains this text.")] = "",
+    limit: Annotated[int, typer.Option(help="Show at most this many (0: all).")] = 0,
+    all_entries: Annotated[bool, typer.Option("--all", help="Include moved (~) and alias (=) entries.")] = False,
+) -> None:
+    """List parts: the built-in catalogue (id, kind, name, symmetry group size), or an LDraw library's parts."""
+    ldraw_dir = ldraw_dir or os.environ.get("LDRAWDIR") or None
+    if ldraw_dir is None:
+        from legodata.parts.catalogue import get_part, list_parts
 
-    for info in list_parts():
-        group = get_part(info.part_id).symmetry
-        typer.echo(f"{info.part_id:<8} {info.kind:<6} {info.name:<24} symmetries={len(group.rotations)}")
+        needle = search.lower()
+        infos = [i for i in list_parts() if needle in i.part_id.lower() or needle in i.name.lower()]
+        for info in infos[: limit or None]:
+            group = get_part(info.part_id).symmetry
+            typer.echo(f"{info.part_id:<8} {info.kind:<6} {info.name:<24} symmetries={len(group.rotations)}")
+        return
+    from legodata.ldraw.library import get_library
+
+    entries = get_library(ldraw_dir).list_parts(search, include_aliases=all_entries)
+    for part_id, title in entries[: limit or None]:
+        typer.echo(f"{part_id:<12} {title}")
+    shown = min(len(entries), limit) if limit else len(entries)
+    typer.echo(
+        f"{shown} of {len(entries)} parts in {ldraw_dir}" + (f" matching {search!r}" if search else ""), err=True
+    )
 
 
 @app.command("colours")

@@ -94,7 +94,7 @@ def prepare_store(cfg: RenderConfig) -> _Job:
     store = Store(cfg.out)
     catalogue, meshes = {}, {}
     for pid in part_ids:
-        part = get_part(pid, cfg.ldraw_dir)
+        part = get_part(pid, cfg.ldraw_dir, cfg.ldraw_hires)
         meshes[pid] = part.mesh
         catalogue[pid] = {
             "name": part.info.name,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -109,6 +110,27 @@ class LDrawLibrary:
     def has_part(self, part_id: str) -> bool:
         return self.find(part_file_name(part_id)) is not None
 
+    def list_parts(self, search: str = "", include_aliases: bool = False) -> list[tuple[str, str]]:
+        """``(part id, title)`` of every ``parts/*.dat``, sorted by id, reading only each file's first line.
+
+        ``search`` keeps entries whose id or title contains it (case-insensitive). Unless ``include_aliases``,
+        entries whose title starts with ``~`` (moved, sub-assembly) or ``=`` (alias) are left out, as LDraw editors
+        do in their part pickers.
+        """
+        parts_dir = self.search_path[0]
+        needle = search.lower()
+        out = []
+        for lower, real in self._listing(parts_dir).items():
+            if not lower.endswith(".dat") or not (parts_dir / real).is_file():
+                continue
+            part_id, title = real[: -len(".dat")], read_title(parts_dir / real)
+            if not include_aliases and title.startswith(("~", "=")):
+                continue
+            if needle and needle not in part_id.lower() and needle not in title.lower():
+                continue
+            out.append((part_id, title))
+        return sorted(out, key=lambda entry: _natural_key(entry[0]))
+
     # --- parsing (cached) ---------------------------------------------------------------------------------------
 
     def file(self, name: str, referenced_from: str | None = None) -> LDrawFile:
@@ -176,6 +198,21 @@ class LDrawLibrary:
         if c is None:
             return None
         return c.edge_hex if edge else c.rgb_hex
+
+
+def read_title(path: Path) -> str:
+    """The title of an LDraw file: its first line's comment text (``0 Brick  2 x  4`` -> ``Brick 2 x 4``)."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            words = line.split()
+            if words:
+                return " ".join(words[1:]) if words[0] == "0" else ""
+    return ""
+
+
+def _natural_key(part_id: str) -> tuple:
+    """``3001`` before ``3001a`` before ``30010``: digits compared as numbers."""
+    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.findall(r"\d+|\D+", part_id))
 
 
 def weld(triangles: np.ndarray, tol: float = WELD_TOL_LDU) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

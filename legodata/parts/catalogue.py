@@ -78,21 +78,21 @@ def list_parts() -> list[PartInfo]:
     return [_CATALOGUE[pid][0] for pid in _IDS]
 
 
-def get_part(part_id: str, ldraw_dir: str | os.PathLike | None = None) -> Part:
+def get_part(part_id: str, ldraw_dir: str | os.PathLike | None = None, high_res: bool = False) -> Part:
     """The part ``part_id`` with its mesh and symmetry group (built once, then cached).
 
     With ``ldraw_dir`` (an LDraw library: the folder holding ``parts/`` and ``p/``), the library's geometry wins for
     every id it has, and built-in ids it lacks fall back to the built-in meshes. Without it, only built-in ids exist
     (``LDRAWDIR`` is read by the CLI, not here). A part missing from both raises :class:`LegodataError` naming the
-    file looked for and the search path.
+    file looked for and the search path. ``high_res`` resolves primitives in the library's ``p/48/`` first.
     """
     if ldraw_dir is None:
         return _builtin_part(part_id)
     from legodata.ldraw.library import get_library
 
-    library = get_library(ldraw_dir)
+    library = get_library(ldraw_dir, high_res)
     if part_id not in _CATALOGUE or library.has_part(part_id):
-        return _ldraw_part(library.root, part_id)
+        return _ldraw_part(library.root, part_id, high_res)
     return _builtin_part(part_id)
 
 
@@ -109,10 +109,10 @@ _KINDS = {"brick": "brick", "plate": "plate", "tile": "tile", "slope": "slope"}
 
 
 @functools.lru_cache(maxsize=256)
-def _ldraw_part(root, part_id: str) -> Part:
+def _ldraw_part(root, part_id: str, high_res: bool) -> Part:
     from legodata.ldraw.library import get_library
 
-    library = get_library(root)
+    library = get_library(root, high_res)
     mesh = library.part_mesh(part_id)  # raises LDrawFileNotFoundError (a LegodataError) when missing
     name = library.part_title(part_id)
     words = name.split()

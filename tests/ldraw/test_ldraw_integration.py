@@ -94,3 +94,58 @@ def test_cli_missing_library_part_is_one_line(ldraw_dir, tmp_path, via):
     assert result.returncode == 2
     err = result.stderr.strip()
     assert "\n" not in err and "4242.dat" in err and str(ldraw_dir / "PARTS") in err
+
+
+def test_high_res_primitives_reach_the_part_mesh_and_the_manifest(ldraw_dir, tmp_path):
+    # a 48-segment stand-in: the square split into 4 triangles about its centre (the built fixture has 2)
+    fan = "\n".join(f"3 16 0 0 0 {a} {b}" for a, b in [("1 0 1", "1 0 -1"), ("1 0 -1", "-1 0 -1"),
+                                                       ("-1 0 -1", "-1 0 1"), ("-1 0 1", "1 0 1")])  # fmt: skip
+    (ldraw_dir / "P" / "48" / "square.dat").write_text("0 Square Fan\n0 BFC CERTIFY CCW\n" + fan + "\n")
+    low = get_part("9999", str(ldraw_dir))
+    high = get_part("9999", str(ldraw_dir), high_res=True)
+    assert len(high.mesh.faces) > len(low.mesh.faces)
+    assert np.allclose(high.mesh.vertices.min(0), low.mesh.vertices.min(0))
+    assert np.allclose(high.mesh.vertices.max(0), low.mesh.vertices.max(0))
+    assert get_part("9999", str(ldraw_dir)) is low  # each setting cached on its own
+    cfg = RenderConfig(out=str(tmp_path / "o"), parts="9999", ldraw_dir=str(ldraw_dir), ldraw_hires=True)
+    assert cfg.validate().data_settings()["ldraw_hires"] is True
+    assert "ldraw_hires" not in RenderConfig(out="x").data_settings()  # older stores resume unchanged
+
+
+def _parts_cli(args, env_ldraw=None):
+    from typer.testing import CliRunner
+
+    from legodata.cli import app
+
+    env = {"LDRAWDIR": env_ldraw} if env_ldraw else {}
+    with pytest.MonkeyPatch.context() as mp:
+        if not env_ldraw:
+            mp.delenv("LDRAWDIR", raising=False)
+        return CliRunner().invoke(app, ["parts", *args], env=env)
+
+
+def test_parts_command_lists_the_library(ldraw_dir):
+    (ldraw_dir / "PARTS" / "5555.dat").write_text("0 ~Moved to 9999\n1 16 0 0 0 1 0 0 0 1 0 0 0 1 9999.dat\n")
+    (ldraw_dir / "PARTS" / "10000.dat").write_text("0 =Test Box Alias\n1 16 0 0 0 1 0 0 0 1 0 0 0 1 9999.dat\n")
+    r = _parts_cli(["--ldraw-dir", str(ldraw_dir)])
+    assert r.exit_code == 0, r.output
+    lines = [line.split(None, 1) for line in r.stdout.splitlines()]
+    ids = [words[0] for words in lines]
+    assert ids == ["6664", "6665", "6666", "7777", "8888", "9998", "9999"]  # numeric order, no ~ or = entries
+    assert dict(lines)["9999"] == "Test Box 20 x 24 x 40"
+    everything = _parts_cli(["--ldraw-dir", str(ldraw_dir), "--all"]).stdout.split()
+    assert "5555" in everything and "10000" in everything
+    assert everything.index("9999") < everything.index("10000")
+    found = _parts_cli(["--search", "BOX 20", "--limit", "5"], env_ldraw=str(ldraw_dir))
+    assert [line.split()[0] for line in found.stdout.splitlines()] == ["9999"]
+    assert _parts_cli(["--ldraw-dir", str(ldraw_dir), "--limit", "2"]).stdout.count("\n") == 2
+
+
+def test_parts_command_without_a_library_and_with_a_bad_one(tmp_path):
+    builtin = _parts_cli(["--search", "plate"])
+    assert builtin.exit_code == 0
+    assert {line.split()[0] for line in builtin.stdout.splitlines()} == {"3020", "3022", "3023"}
+    bad = _parts_cli(["--ldraw-dir", str(tmp_path / "nowhere")])
+    # the CLI entry point prints a LegodataError as one line with exit code 2 (see the subprocess test above)
+    assert isinstance(bad.exception, LegodataError)
+    assert "nowhere" in str(bad.exception) and "not a directory" in str(bad.exception)

@@ -7,6 +7,8 @@ Layout written under ``OUT``::
     OUT/image_ids.json                     [{scene_id, im_id, record_id, group_id}] for every exported image
     OUT/models/obj_NNNNNN.ply              part meshes in millimetres, LDraw part frame (-Y up)
     OUT/models/models_info.json            diameter, min_*, size_* (mm), symmetries_discrete/continuous
+    OUT/models_eval/obj_NNNNNN.ply         the same surfaces with no edge over EVAL_MAX_EDGE_MM (dense vertices
+                                           for the BOP toolkit's pose errors), and their models_info.json
     OUT/<split>/<scene 6 digits>/rgb/<im 6 digits>.png
                                  depth/<im>.png           uint16, millimetres = value * depth_scale
                                  mask/<im>_<gt 6 digits>.png       amodal silhouette (ignoring occlusion), 0/255
@@ -38,12 +40,13 @@ import cv2
 import numpy as np
 
 from legodata.export.common import MeshCache, copy_image, open_for_export, read_instance_mask, staged_dir
-from legodata.parts.mesh import Mesh, write_ply
+from legodata.parts.mesh import Mesh, subdivide, write_ply
 from legodata.scene.ground_truth import bbox_of, silhouette
 from legodata.store.records import Record
 from legodata.store.store import Store
 
 DEFAULT_SPLIT = "train"
+EVAL_MAX_EDGE_MM = 2.0  # models_eval: vertices at most this far apart along every edge (a stud is 4.8 mm across)
 
 
 def _dump(path: Path, obj: Any) -> None:
@@ -126,14 +129,17 @@ def export_bop(store: str | Path | Store, out: str | Path, split: str = DEFAULT_
     counts = {"scenes": 0, "images": 0, "instances": 0, "objects": len(obj_of)}
 
     with staged_dir(out) as root:
-        models = root / "models"
+        models, models_eval = root / "models", root / "models_eval"
         models.mkdir()
+        models_eval.mkdir()
         infos = {}
         for part_id, obj_id in obj_of.items():
             mesh_mm = meshes.get(part_id).scaled(1000.0)
             write_ply(mesh_mm, models / f"obj_{obj_id:06d}.ply")
+            write_ply(subdivide(mesh_mm, EVAL_MAX_EDGE_MM), models_eval / f"obj_{obj_id:06d}.ply")
             infos[str(obj_id)] = model_info(mesh_mm, (catalogue.get(part_id) or {}).get("symmetry"))
         _dump(models / "models_info.json", infos)
+        _dump(models_eval / "models_info.json", infos)  # same surfaces, so the same sizes and symmetries
         _dump(
             root / "obj_ids.json",
             {

@@ -66,6 +66,54 @@ def merge_meshes(meshes: list[Mesh]) -> Mesh:
     return Mesh(np.concatenate(vertices), np.concatenate(faces))
 
 
+def subdivide(mesh: Mesh, max_edge: float) -> Mesh:
+    """The same surface with no edge longer than ``max_edge``: long edges are split at their midpoints.
+
+    Each round splits every too-long edge once, in both triangles that share it (so no T-junctions appear and a
+    watertight mesh stays watertight), and re-triangulates each triangle by how many of its edges were split
+    (1 -> 2, 2 -> 3, 3 -> 4 triangles, winding kept). Used for BOP ``models_eval``, whose vertices must sample the
+    surface densely.
+    """
+    if max_edge <= 0:
+        raise ValueError(f"max_edge must be positive, got {max_edge}")
+    v, f = np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64)
+    while True:
+        edges = np.stack([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]], axis=1)  # (M, 3, 2): a-b, b-c, c-a
+        keys = np.sort(edges, axis=2).reshape(-1, 2)
+        uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+        long = np.linalg.norm(v[uniq[:, 0]] - v[uniq[:, 1]], axis=1) > max_edge
+        if not long.any():
+            return Mesh(v, f)
+        mid_of = np.full(len(uniq), -1, np.int64)
+        mid_of[long] = len(v) + np.arange(long.sum())
+        v = np.concatenate([v, (v[uniq[long, 0]] + v[uniq[long, 1]]) / 2.0])
+        mid = mid_of[inverse.reshape(-1)].reshape(-1, 3)  # (M, 3): midpoint of edge k, or -1
+        f = np.concatenate([_split_faces(f, mid, pattern) for pattern in range(8)])
+
+
+def _split_faces(f: np.ndarray, mid: np.ndarray, pattern: int) -> np.ndarray:
+    """The triangles replacing faces whose split edges (bit k: edge k) equal ``pattern``."""
+    bits = (mid >= 0) @ np.array([1, 2, 4])
+    sel = bits == pattern
+    if not sel.any():
+        return np.zeros((0, 3), np.int64)
+    n = bin(pattern).count("1")
+    if n in (0, 3):
+        a, b, c = f[sel].T
+        if n == 0:
+            return f[sel]
+        m0, m1, m2 = mid[sel].T
+        return np.concatenate([np.stack(t, 1) for t in ((a, m0, m2), (m0, b, m1), (m2, m1, c), (m0, m1, m2))])
+    # rotate each triangle so that, for one split edge, it is edge 0 (a-b); for two, the unsplit one is edge 2 (c-a)
+    shift = {1: 0, 2: 1, 4: 2, 3: 0, 6: 1, 5: 2}[pattern]
+    order = (np.arange(3) + shift) % 3
+    a, b, c = f[sel][:, order].T
+    m0, m1 = mid[sel][:, order[0]], mid[sel][:, order[1]]
+    if n == 1:
+        return np.concatenate([np.stack(t, 1) for t in ((a, m0, c), (m0, b, c))])
+    return np.concatenate([np.stack(t, 1) for t in ((m0, b, m1), (a, m0, m1), (a, m1, c))])
+
+
 def write_ply(mesh: Mesh, path: str | Path, scale: float = 1.0) -> None:
     """Write ``mesh`` as binary little-endian PLY; coordinates multiplied by ``scale`` (1000 gives millimetres)."""
     path = Path(path)

@@ -9,9 +9,9 @@ from support.raycast import boundary_band, raycast_depth
 
 from legodata.errors import LegodataError
 from legodata.export import export, parse_formats
-from legodata.export.bop import model_info
+from legodata.export.bop import EVAL_MAX_EDGE_MM, model_info
 from legodata.parts.catalogue import get_part
-from legodata.parts.mesh import write_ply
+from legodata.parts.mesh import read_ply, write_ply
 from legodata.preview import pick, preview, project_axes, sheet_shape
 from legodata.store.records import Instance, Record
 
@@ -78,6 +78,18 @@ def test_hidden_instances_bop_keeps_coco_skips(store, tmp_path):
     assert info[1]["px_count_all"] > 0  # the amodal silhouette is there
     assert not cv2.imread(str(scene / "mask_visib" / "000000_000001.png"), cv2.IMREAD_UNCHANGED).any()
     assert not (scene / "depth" / "000000.png").exists()  # the record has no depth
+    bop = tmp_path / "out" / "bop"
+    assert json.loads((bop / "models_eval" / "models_info.json").read_text()) == json.loads(
+        (bop / "models" / "models_info.json").read_text()
+    )
+    coarse, dense = (read_ply(bop / d / "obj_000001.ply") for d in ("models", "models_eval"))
+    assert len(dense.vertices) > 5 * len(coarse.vertices)
+    assert dense.area() == pytest.approx(coarse.area(), rel=1e-6)  # same surface, in mm like models/
+    assert (
+        np.linalg.norm(dense.triangles - np.roll(dense.triangles, 1, axis=1), axis=2).max() <= EVAL_MAX_EDGE_MM + 1e-3
+    )
+    for a, b in zip(dense.bounds(), coarse.bounds()):
+        np.testing.assert_allclose(a, b, atol=1e-3)
     mesh_mm = get_part("3003").mesh.scaled(1000.0)
     for k, g in [(1, gt[1])]:  # the hidden part's amodal mask is its projected model
         amodal = cv2.imread(str(scene / "mask" / f"000000_{k:06d}.png"), cv2.IMREAD_UNCHANGED) > 0

@@ -210,6 +210,8 @@ def _train(task: Task, cfg: TrainConfig, dist: Dist, device) -> dict:
 
     model_config = {**task.model_config(vocab, cfg.base), "image_size": cfg.image_size}
     model = build_model(model_config).to(device)
+    if task.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     if cfg.weights and not cfg.resume:
         _initial_weights(model, cfg.weights)
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -262,7 +264,7 @@ def _train(task: Task, cfg: TrainConfig, dist: Dist, device) -> dict:
                 progress = max(progress, (time.monotonic() - t_start) / budget_s)
             for group in optimiser.param_groups:
                 group["lr"] = cfg.lr * _schedule(progress)
-            batch = to_device(batch, device)
+            batch = to_device(batch, device, task.channels_last)
             with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
                 loss = task.loss(net, batch)
             optimiser.zero_grad(set_to_none=True)

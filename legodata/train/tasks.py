@@ -15,8 +15,13 @@ from legodata.train import data, metrics
 from legodata.train.losses import bce_dice_loss, grid_rotation_loss, torch
 
 
-def to_device(batch: dict, device) -> dict:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+def to_device(batch: dict, device, channels_last: bool = False) -> dict:
+    """Tensors of ``batch`` on ``device``; with ``channels_last`` images (4D) in that memory format."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    return {
+        k: v.to(device, non_blocking=True, memory_format=fmt) if v.dim() == 4 else v.to(device, non_blocking=True)
+        for k, v in batch.items()
+    }
 
 
 class Task:
@@ -26,6 +31,7 @@ class Task:
     instance_fields: tuple[str, ...] = ()
     score_key: str  # validation metric used to pick the best checkpoint
     higher_is_better: bool = True
+    channels_last: bool = False  # NHWC activations: measured 1.6x faster for the U-Net on CPU, no gain for rot
 
     def vocab(self, ds) -> data.Vocab: ...
     def samples(self, ds, vocab: data.Vocab, image_size: int, limit: int | None, where: str = ""): ...
@@ -50,6 +56,7 @@ class MaskTask(Task):
     columns = data.SCENES_COLUMNS
     instance_fields = data.INSTANCE_FIELDS
     score_key = "iou"
+    channels_last = True
 
     def vocab(self, ds):
         return data.scenes_vocab(ds)
@@ -73,7 +80,7 @@ class MaskTask(Task):
         out = []
         for start in range(0, len(idx), batch_size):
             items = [ds[int(i)] for i in idx[start : start + batch_size]]
-            batch = to_device({k: torch.stack([it[k] for it in items]) for k in items[0]}, device)
+            batch = to_device({k: torch.stack([it[k] for it in items]) for k in items[0]}, device, self.channels_last)
             logits = model(batch["image"], batch["part"], batch["colour"], batch["colour_rgb"])
             out.append((logits[:, 0] > 0).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, 1, 1), bool)

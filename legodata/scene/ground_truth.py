@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from legodata.geometry.rotations import matrix_to_quat_wxyz
@@ -11,7 +10,6 @@ from legodata.scene.camera import project
 from legodata.store.records import Instance
 
 EMPTY_BOX = (-1, -1, -1, -1)
-_SUBPIXEL_BITS = 8
 
 
 def pose_m2c(
@@ -26,19 +24,51 @@ def pose_m2c(
 def silhouette(mesh: Mesh, K: np.ndarray, R_m2c: np.ndarray, t_m2c: np.ndarray, width: int, height: int) -> np.ndarray:
     """Boolean mask of the pixels whose centre the projected mesh covers, ignoring occlusion.
 
-    Triangles with a corner behind the camera's near plane are skipped (parts are always in front here)."""
+    Pixel ``(u, v)`` has its centre at ``(u, v)`` (OpenCV and BOP), the point the renderer's exact pass samples, so
+    an unoccluded part's visible mask equals this mask. Triangles with a corner behind the camera's near plane are
+    skipped (parts are always in front here)."""
     uv, z = project(mesh.vertices, K, R_m2c, t_m2c)
-    mask = np.zeros((height, width), dtype=np.uint8)
     tri = mesh.faces[(z[mesh.faces] > 1e-6).all(axis=1)]
-    if len(tri) == 0:
-        return mask.astype(bool)
-    pts = np.round(uv[tri] * (1 << _SUBPIXEL_BITS)).astype(np.int64)
-    # Far-off coordinates would overflow int32 with the sub-pixel shift; clipping keeps in-image coverage exact.
-    pts = np.clip(pts, -(1 << 22), 1 << 22).astype(np.int32)
-    # One convex fill per triangle: fillPoly on a list uses the even-odd rule, so overlaps would cancel out.
-    for triangle in pts:
-        cv2.fillConvexPoly(mask, triangle, 1, lineType=cv2.LINE_8, shift=_SUBPIXEL_BITS)
-    return mask.astype(bool)
+    return rasterize_triangles(uv[tri], width, height)
+
+
+def rasterize_triangles(tri_uv: np.ndarray, width: int, height: int, max_tests: int = 1 << 22) -> np.ndarray:
+    """Union of 2D triangles ``(T, 3, 2)`` sampled at pixel centres (a centre on an edge counts as inside).
+
+    cv2.fillConvexPoly is not used: it also fills every pixel an edge passes through, which grows each silhouette
+    by about half a pixel all round (14% of a 120-pixel part)."""
+    mask = np.zeros((height, width), dtype=bool)
+    tri_uv = np.asarray(tri_uv, dtype=np.float64).reshape(-1, 3, 2)
+    a, b, c = tri_uv[:, 0], tri_uv[:, 1], tri_uv[:, 2]
+    area2 = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    lo, hi = tri_uv.min(axis=1), tri_uv.max(axis=1)
+    x0 = np.maximum(np.ceil(lo[:, 0]), 0)
+    y0 = np.maximum(np.ceil(lo[:, 1]), 0)
+    x1 = np.minimum(np.floor(hi[:, 0]), width - 1)
+    y1 = np.minimum(np.floor(hi[:, 1]), height - 1)
+    keep = (np.abs(area2) > 1e-12) & (x1 >= x0) & (y1 >= y0)
+    if not keep.any():
+        return mask
+    a, b, c, area2 = a[keep], b[keep], c[keep], area2[keep]
+    x0, y0 = x0[keep].astype(np.int64), y0[keep].astype(np.int64)
+    w, h = x1[keep].astype(np.int64) - x0 + 1, y1[keep].astype(np.int64) - y0 + 1
+    sign = np.sign(area2)
+    n = w * h
+    starts = np.concatenate([[0], np.cumsum(n)])
+    first = 0
+    while first < len(n):  # batches of triangles with at most max_tests candidate pixels (one big triangle alone)
+        last = max(first + 1, int(np.searchsorted(starts, starts[first] + max_tests, side="right")) - 1)
+        idx = np.repeat(np.arange(first, last), n[first:last])
+        local = np.arange(len(idx)) - (starts[idx] - starts[first])
+        px = x0[idx] + local % w[idx]
+        py = y0[idx] + local // w[idx]
+        inside = np.ones(len(idx), dtype=bool)
+        for p, q in ((a, b), (b, c), (c, a)):  # the centre is on the inner side of (or on) every edge
+            edge = (q[idx, 0] - p[idx, 0]) * (py - p[idx, 1]) - (q[idx, 1] - p[idx, 1]) * (px - p[idx, 0])
+            inside &= edge * sign[idx] >= 0
+        mask[py[inside], px[inside]] = True
+        first = last
+    return mask
 
 
 def bbox_of(mask: np.ndarray) -> tuple[int, int, int, int]:

@@ -59,6 +59,7 @@ def test_store_layout_and_manifest(rendered):
 
 
 def test_masks_match_an_independent_projection_of_the_meshes(rendered):
+    n_unoccluded = 0
     for rec in rendered.iter_records():
         mask = load_mask(rendered, rec)
         ids, _, silhouettes = oracle(rendered, rec)
@@ -70,14 +71,15 @@ def test_masks_match_an_independent_projection_of_the_meshes(rendered):
         for inst in rec.instances:
             visible = mask == inst.instance_id
             sil = silhouettes[inst.instance_id]
-            # The visible mask lies inside the projected silhouette (up to one edge pixel).
-            grown = cv2.dilate(sil.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-            assert not (visible & ~grown).any()
-            # The store's rasterised silhouette size agrees with the ray cast up to the edge pixels.
-            assert abs(inst.px_count_all - int(sil.sum())) <= 0.5 * boundary_band(sil.astype(np.uint8)).sum()
-            if inst.visib_fract > 0.999:
-                # Unoccluded: mask and silhouette agree to within a pixel at the edges.
-                assert not ((visible != sil) & ~boundary_band(sil.astype(np.uint8))).any()
+            # Render, rasteriser and ray cast all sample pixel centres: the visible mask lies inside the projected
+            # silhouette and the store's silhouette is the ray cast's, up to a centre that lies on an edge.
+            assert (visible & ~sil).sum() <= 1
+            assert abs(inst.px_count_all - int(sil.sum())) <= 1
+            unoccluded = not (sil & (ids != inst.instance_id) & (ids > 0)).any()
+            if unoccluded:
+                assert inst.visib_fract >= 0.99 and (visible != sil).sum() <= 1
+                n_unoccluded += 1
+    assert n_unoccluded > 0
 
 
 def test_depth_matches_the_ray_cast(rendered):

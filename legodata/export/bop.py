@@ -82,11 +82,14 @@ def model_info(mesh_mm: Mesh, symmetry: dict[str, Any] | None) -> dict[str, Any]
         info[f"min_{axis}"] = float(lo[k])
         info[f"size_{axis}"] = float(hi[k] - lo[k])
     symmetry = symmetry or {}
+    axes = [np.asarray(c["axis"], float) for c in symmetry.get("continuous_axes", [])]
     discrete = []
     for R, t in zip(symmetry.get("rotations", []), symmetry.get("translations_m", [])):
         R, t = np.asarray(R, float), np.asarray(t, float) * 1000.0
         if np.allclose(R, np.eye(3), atol=1e-9) and np.allclose(t, 0.0, atol=1e-9):
             continue  # BOP lists non-identity elements only
+        if any(np.allclose(R @ a, a, atol=1e-9) for a in axes):
+            continue  # a turn about a continuous axis: already in symmetries_continuous
         T = np.eye(4)
         T[:3, :3], T[:3, 3] = R, t
         discrete.append(_flat(T))

@@ -5,6 +5,10 @@ axis-aligned rotations about the area-weighted surface centroid ``c`` (in the pa
 in the surface's principal-axis frame when that frame is not axis-aligned. A candidate is accepted when every vertex,
 edge midpoint and face centroid of the moved mesh lies within ``tol`` of the original surface and vice versa (exact
 point-to-triangle distances, Ericson's closest-point method).
+
+A principal axis is continuous (a round part) when any rotation about it is a symmetry, or when the mesh is a
+tessellated surface of revolution: exactly 16-fold symmetric about it (LDraw's circles are 16-gons) and moved by at
+most a 16-gon's sagitta by the worst rotation, half a segment. A 16-tooth gear has the first but not the second.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from legodata.geometry.rotations import axis_angle_to_matrix, cube_rotations
 from legodata.parts.mesh import Mesh
 
 CONTINUOUS_TEST_ANGLE = 0.7  # radians; irrational multiple of pi, so no finite symmetry passes by accident
+# Circles in LDraw parts are 16-gons (48-gons with p/48): an axis of exact 16-fold symmetry about which the worst
+# rotation (half a segment) moves no point farther than a 16-gon's sagitta is a tessellated surface of revolution.
+ROUND_MIN_FOLD = 16
 
 
 @dataclass(frozen=True, eq=False)
@@ -25,7 +32,8 @@ class SymmetryGroup:
     """Finite rotation group of a part: ``x -> rotations[k] @ x + translations[k]`` (metres) maps it onto itself.
 
     ``rotations[0]`` is the identity. ``continuous_axes`` holds ``(axis, point)`` pairs of axes about which any
-    rotation is a symmetry (empty for all built-in parts).
+    rotation is a symmetry (round parts; empty for all built-in parts). ``rotations`` lists only the exact
+    symmetries found among the candidates; :meth:`sampled` adds the continuous ones at a finite step.
     """
 
     rotations: np.ndarray
@@ -47,6 +55,23 @@ class SymmetryGroup:
     def __len__(self) -> int:
         return len(self.rotations)
 
+    def sampled(self, step_deg: float = 10.0) -> np.ndarray:
+        """All rotations, continuous axes sampled every ``step_deg`` degrees (BOP's discretisation): ``(M, 3, 3)``
+        with the identity first and no duplicates. Without continuous axes this is ``rotations``."""
+        if not self.continuous_axes:
+            return self.rotations
+        n = max(1, int(np.ceil(360.0 / step_deg)))
+        out = list(self.rotations)
+        for axis, _ in self.continuous_axes:
+            for k in range(1, n):
+                spin = axis_angle_to_matrix(axis, 2 * np.pi * k / n)
+                out.extend(r @ spin for r in self.rotations)
+        unique: list[np.ndarray] = []
+        for r in out:
+            if not any(np.allclose(r, u, atol=1e-9) for u in unique):
+                unique.append(r)
+        return np.stack(unique)
+
     def to_json(self) -> dict:
         return {
             "rotations": np.round(self.rotations, 12).tolist(),
@@ -61,7 +86,9 @@ class SymmetryGroup:
         axes = tuple(
             (np.asarray(c["axis"], float), np.asarray(c["point_m"], float)) for c in d.get("continuous_axes", [])
         )
-        return SymmetryGroup(np.asarray(d["rotations"], float), np.asarray(d["translations_m"], float), axes)
+        rotations = np.asarray(d["rotations"], float)
+        translations = np.asarray(d.get("translations_m", np.zeros((len(rotations), 3))), float)
+        return SymmetryGroup(rotations, translations, axes)
 
 
 # --- exact point-to-triangle distance ------------------------------------------------------------------------------
@@ -213,8 +240,8 @@ class _Checker:
         self.spacing = 0.01 * float(np.linalg.norm(hi - lo))
         self.sample_tree = cKDTree(surface_samples(mesh, self.spacing))
 
-    def surely_off(self, pts: np.ndarray) -> bool:
-        bound = self.spacing + self.tol
+    def surely_off(self, pts: np.ndarray, tol: float) -> bool:
+        bound = self.spacing + tol
         for s in (slice(0, 128), slice(128, None)):  # a small probe rejects most wrong candidates
             d, _ = self.sample_tree.query(pts[s], k=1, distance_upper_bound=2 * bound)
             if (d > bound).any():
@@ -224,15 +251,27 @@ class _Checker:
     def translation(self, r: np.ndarray) -> np.ndarray:
         return self.centre - r @ self.centre
 
-    def accepts(self, r: np.ndarray, t: np.ndarray | None = None) -> bool:
+    def accepts(self, r: np.ndarray, t: np.ndarray | None = None, tol: float | None = None) -> bool:
         t = self.translation(r) if t is None else np.asarray(t, dtype=np.float64)
+        tol = self.tol if tol is None else tol
         r_inv, t_inv = r.T, -r.T @ t
         # moved mesh on original: moved points p' = R p + t must lie on the original surface; original on moved
         # surface <=> R^T (p - t) on the original surface.
         for rot, tr in ((r, t), (r_inv, t_inv)):
-            if self.surely_off(self.points @ rot.T + tr):
+            if self.surely_off(self.points @ rot.T + tr, tol):
                 return False
-        return all(self.surface.all_within(self.points @ rot.T + tr, self.tol) for rot, tr in ((r, t), (r_inv, t_inv)))
+        return all(self.surface.all_within(self.points @ rot.T + tr, tol) for rot, tr in ((r, t), (r_inv, t_inv)))
+
+    def is_round_about(self, axis: np.ndarray) -> bool:
+        """A surface of revolution about ``axis`` through the centre: exactly, or tessellated (see ROUND_MIN_FOLD)."""
+        if self.accepts(axis_angle_to_matrix(axis, CONTINUOUS_TEST_ANGLE)):
+            return True
+        if not self.accepts(axis_angle_to_matrix(axis, 2 * np.pi / ROUND_MIN_FOLD)):
+            return False
+        rel = self.points - self.centre
+        radius = float(np.linalg.norm(rel - np.outer(rel @ axis, axis), axis=1).max())
+        sagitta = radius * (1 - np.cos(np.pi / ROUND_MIN_FOLD))
+        return self.accepts(axis_angle_to_matrix(axis, np.pi / ROUND_MIN_FOLD), tol=sagitta + self.tol)
 
 
 def default_tolerance(mesh: Mesh) -> float:
@@ -277,6 +316,6 @@ def find_symmetry_group(mesh: Mesh, tol: float | None = None) -> SymmetryGroup:
     continuous = []
     for k in range(3):
         axis = axes[:, k]
-        if checker.accepts(axis_angle_to_matrix(axis, CONTINUOUS_TEST_ANGLE)):
+        if checker.is_round_about(axis):
             continuous.append((axis.copy(), centre.copy()))
     return SymmetryGroup(rotations, translations, tuple(continuous))

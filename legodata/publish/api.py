@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from legodata.errors import LegodataError, require
+from legodata.geometry.symmetry import SymmetryGroup
 from legodata.publish.pipeline import default_workers, ordered_map
 from legodata.publish.rows import CropOptions, part_rows, scene_row, visible_instances
 from legodata.publish.sources import Source, SourceRecord, iter_source_records, merged_catalogue, open_sources
@@ -150,12 +151,14 @@ def publish(
             resolve_token(require("huggingface_hub", "publish"))
     srcs = open_sources(list(sources))
     catalogue = merged_catalogue(srcs)
+    # round parts: their continuous axis sampled every 10 degrees, as BOP's evaluation does
+    groups = {pid: SymmetryGroup.from_json(e["symmetry"]).sampled() for pid, e in catalogue.items()}
     plan = _Plan(
         sources=srcs,
         catalogue=catalogue,
         part_names=list(catalogue),
-        symmetry={pid: e["symmetry"]["rotations"] for pid, e in catalogue.items()},
-        groups={pid: np.asarray(e["symmetry"]["rotations"], dtype=np.float64) for pid, e in catalogue.items()},
+        symmetry={pid: np.round(g, 12).tolist() for pid, g in groups.items()},
+        groups=groups,
         ratios=ratios,
         seed=int(seed),
         crop=CropOptions(size=crop_size, margin=crop_margin, min_px=min_px),

@@ -9,6 +9,7 @@ from datetime import date
 from importlib import resources
 from typing import Any
 
+import numpy as np
 import yaml
 
 from legodata.publish.splits import SPLITS
@@ -172,7 +173,7 @@ def render_card(
                 [
                     f"`{pid}`",
                     entry.get("name", ""),
-                    len(entry["symmetry"]["rotations"]),
+                    _symmetry_text(entry["symmetry"]),
                     stats.instances_per_part[pid],
                     stats.part_rows_per_part[pid],
                 ]
@@ -193,3 +194,11 @@ def render_card(
     }
     body = string.Template(load_template()).safe_substitute({k: str(v) for k, v in values.items()})
     return header + "\n" + body
+
+
+def _symmetry_text(symmetry: dict) -> str:
+    """Order of the discrete group, and the continuous axes of a round part (``4 + round about (0, -1, 0)``)."""
+    text = str(len(symmetry["rotations"]))
+    for axis in symmetry.get("continuous_axes", []):
+        text += " + round about (" + ", ".join(f"{v:g}" for v in np.round(axis["axis"], 3) + 0.0) + ")"
+    return text

@@ -119,12 +119,13 @@ def test_export_replaces_only_its_own_output(store, tmp_path):
 def test_model_info_symmetries_in_mm():
     mesh = get_part("3003").mesh.scaled(1000.0)
     sym = {
-        "rotations": [np.eye(3).tolist(), [[-1, 0, 0], [0, 1, 0], [0, 0, -1]]],
-        "translations_m": [[0, 0, 0], [0.001, 0, 0.002]],
+        "rotations": [np.eye(3).tolist(), [[1, 0, 0], [0, -1, 0], [0, 0, -1]], [[-1, 0, 0], [0, 1, 0], [0, 0, -1]]],
+        "translations_m": [[0, 0, 0], [0.001, 0, 0.002], [0.008, 0, 0]],
         "continuous_axes": [{"axis": [0, 1, 0], "point_m": [0.004, 0, 0]}],
     }
     info = model_info(mesh, sym)
-    (T,) = info["symmetries_discrete"]
+    (T,) = info["symmetries_discrete"]  # the half turn about the continuous Y axis is left to symmetries_continuous
+    assert np.reshape(T, (4, 4))[:3, :3].tolist() == sym["rotations"][1]
     assert np.reshape(T, (4, 4))[:3, 3].tolist() == [1.0, 0.0, 2.0] and T[12:] == [0, 0, 0, 1]
     assert info["symmetries_continuous"] == [{"axis": [0.0, 1.0, 0.0], "offset": [4.0, 0.0, 0.0]}]
     assert info["size_x"] == pytest.approx(16.0, abs=1e-3)

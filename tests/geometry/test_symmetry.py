@@ -194,3 +194,43 @@ def test_whole_catalogue_groups_are_fast():
         find_symmetry_group(mesh)
     assert time.perf_counter() - start < 5.0
     assert len(list_parts()) == len(EXPECTED_SIZES)
+
+
+def gear_mesh(teeth=16, outer=1.0, inner=0.8, height=0.5) -> Mesh:
+    """A prism over a star polygon: ``teeth``-fold symmetric, but not round."""
+    mesh = cylinder_mesh(radius=1.0, height=height, segments=2 * teeth)
+    radial = np.where(np.arange(2 * teeth) % 2 == 0, outer, inner)
+    scale = np.concatenate([radial, radial, [1.0, 1.0]])[:, None] * [1.0, 0.0, 1.0] + [0.0, 1.0, 0.0]
+    return Mesh(mesh.vertices * scale, mesh.faces)
+
+
+@pytest.mark.parametrize("segments", [16, 48])
+def test_tessellated_cylinder_like_ldraw_circles_is_round(segments):
+    group = find_symmetry_group(cylinder_mesh(segments=segments))
+    assert len(group.continuous_axes) == 1
+    assert abs(abs(group.continuous_axes[0][0][1]) - 1.0) < 1e-9
+    assert len(group.rotations) == 8
+
+
+@pytest.mark.parametrize("mesh", [cylinder_mesh(segments=12), gear_mesh(teeth=16)], ids=["12-gon", "16-tooth gear"])
+def test_polygons_that_are_not_tessellated_circles_are_not_round(mesh):
+    group = find_symmetry_group(mesh)
+    assert group.continuous_axes == ()
+    assert len(group.rotations) == 8  # still the exact quarter turns and flips
+
+
+def test_sampled_group_discretises_the_continuous_axis():
+    mesh = cylinder_mesh(segments=16)
+    group = find_symmetry_group(mesh)
+    sampled = group.sampled(step_deg=10.0)
+    assert len(sampled) == 72  # 36 turns about Y, each with and without the flip
+    np.testing.assert_allclose(sampled[0], np.eye(3))
+    eye = np.broadcast_to(np.eye(3), sampled.shape)
+    np.testing.assert_allclose(sampled @ np.swapaxes(sampled, 1, 2), eye, atol=1e-12)
+    np.testing.assert_allclose(np.linalg.det(sampled), 1.0)
+    # any turn about the axis is within half a step of a sample
+    for angle in np.random.default_rng(0).uniform(0, 2 * np.pi, 20):
+        spin = axis_angle_to_matrix([0, 1, 0], angle)
+        cos = (np.trace(sampled.transpose(0, 2, 1) @ spin, axis1=1, axis2=2) - 1) / 2
+        assert np.degrees(np.arccos(np.clip(cos, -1, 1))).min() <= 5.0 + 1e-9
+    assert get_part("3003").symmetry.sampled() is get_part("3003").symmetry.rotations

@@ -112,6 +112,34 @@ def test_high_res_primitives_reach_the_part_mesh_and_the_manifest(ldraw_dir, tmp
     assert "ldraw_hires" not in RenderConfig(out="x").data_settings()  # older stores resume unchanged
 
 
+def _circle(n=16):
+    a = np.arange(n + 1) * 2 * np.pi / n
+    return np.round(np.stack([np.cos(a), np.sin(a)], 1), 6)
+
+
+def test_round_ldraw_part_from_16_segment_primitives_gets_a_continuous_axis(ldraw_dir):
+    # LDraw-style unit primitives (radius 1, cylinder height 1, y down) scaled by the part's type-1 lines
+    c = _circle()
+    segments = list(zip(c, c[1:]))
+    cyli = [f"4 16 {x1:g} 1 {z1:g} {x0:g} 1 {z0:g} {x0:g} 0 {z0:g} {x1:g} 0 {z1:g}" for (x0, z0), (x1, z1) in segments]
+    disc = [f"3 16 0 0 0 {x0:g} 0 {z0:g} {x1:g} 0 {z1:g}" for (x0, z0), (x1, z1) in segments]
+    (ldraw_dir / "P" / "t4cyli.dat").write_text("0 Test Cylinder 16\n0 BFC CERTIFY CCW\n" + "\n".join(cyli) + "\n")
+    (ldraw_dir / "P" / "t4disc.dat").write_text("0 Test Disc 16\n0 BFC CERTIFY CCW\n" + "\n".join(disc) + "\n")
+    part = "\n".join(
+        ["0 Test Round 1 x 1", "0 BFC CERTIFY CCW", "1 16 0 0 0 10 0 0 0 24 0 0 0 10 t4cyli.dat",
+         "1 16 0 0 0 10 0 0 0 1 0 0 0 10 t4disc.dat", "0 BFC INVERTNEXT", "1 16 0 24 0 10 0 0 0 1 0 0 0 10 t4disc.dat"]
+    )  # fmt: skip
+    (ldraw_dir / "PARTS" / "4444.dat").write_text(part + "\n")
+    round_part = get_part("4444", ldraw_dir=ldraw_dir)
+    lo, hi = round_part.mesh.bounds()
+    np.testing.assert_allclose((hi - lo) / LDU_M, [20, 24, 20], atol=1e-6)
+    assert len(round_part.symmetry.continuous_axes) == 1
+    axis, _ = round_part.symmetry.continuous_axes[0]
+    assert abs(abs(axis[1]) - 1) < 1e-9  # LDraw's vertical axis
+    assert len(round_part.symmetry.sampled()) == 72
+    assert get_part("9999", ldraw_dir=ldraw_dir).symmetry.continuous_axes == ()  # a box is not round
+
+
 def _parts_cli(args, env_ldraw=None):
     from typer.testing import CliRunner
 

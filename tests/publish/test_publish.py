@@ -294,6 +294,23 @@ def test_several_stores_merge_catalogues_and_prefix_ids(tmp_path):
     assert "| `a` | render | 6 |" in (summary.out / "README.md").read_text()
 
 
+def test_round_part_rows_carry_its_continuous_axis_sampled_every_10_degrees(tmp_path):
+    store = build_store(tmp_path / "store", scenes=3, parts=("3003", "3039"))
+    manifest = json.loads((store.root / "manifest.json").read_text())
+    manifest["catalogue"]["3003"]["symmetry"]["continuous_axes"] = [{"axis": [0.0, -1.0, 0.0], "point_m": [0, 0, 0]}]
+    (store.root / "manifest.json").write_text(json.dumps(manifest))  # as if 3003 were round about -Y
+    summary = publish([store.root], tmp_path / "out", split="1,0,0")
+    ds = load(summary.out, "parts", tmp_path)["train"]
+    names = ds.features["part_id"].names
+    sizes = {names[row["part_id"]]: len(row["symmetry_rotations"]) for row in ds}
+    assert sizes == {"3003": 36, "3039": 1}  # its quarter turns about Y are among the 36 samples
+    for row in ds:
+        group = np.asarray(row["symmetry_rotations"])
+        np.testing.assert_allclose(group[0], np.eye(3), atol=1e-12)
+        np.testing.assert_allclose(np.linalg.det(group), 1.0, atol=1e-9)
+    assert "| `3003` | Brick 2 x 2 | 4 + round about (0, -1, 0) |" in (summary.out / "README.md").read_text()
+
+
 def test_option_errors_are_one_line(tmp_path):
     store = build_store(tmp_path / "store", scenes=1)
     for kwargs, needle in [

@@ -290,6 +290,29 @@ def is_symmetry(
     return _Checker(mesh, centre, tol).accepts(np.asarray(rotation, dtype=np.float64), translation)
 
 
+SAME_ROTATION_RAD = np.radians(1.0)  # no finite part symmetry has two elements this close
+
+
+def _contains(rotations: list[np.ndarray], r: np.ndarray) -> bool:
+    """``r`` is within SAME_ROTATION_RAD of one of ``rotations``."""
+    cos = (np.einsum("kij,ij->k", np.asarray(rotations), r) - 1.0) / 2.0  # trace(A^T r) per element
+    return bool((cos > np.cos(SAME_ROTATION_RAD)).any())
+
+
+def _closed(accepted: list[np.ndarray], checker: _Checker) -> list[np.ndarray]:
+    """Add the products of accepted symmetries that the checker also accepts, until the set is a group."""
+    grew = True
+    while grew and len(accepted) <= 48:
+        grew = False
+        for a in list(accepted):
+            for b in list(accepted):
+                ab = a @ b
+                if not _contains(accepted, ab) and checker.accepts(ab):
+                    accepted.append(ab)
+                    grew = True
+    return accepted
+
+
 def find_symmetry_group(mesh: Mesh, tol: float | None = None) -> SymmetryGroup:
     """The rotational symmetry group of ``mesh`` (see the module docstring)."""
     tol = default_tolerance(mesh) if tol is None else float(tol)
@@ -304,10 +327,12 @@ def find_symmetry_group(mesh: Mesh, tol: float | None = None) -> SymmetryGroup:
 
     accepted = [np.eye(3)]
     for r in candidates:
-        if any(np.allclose(r, a, atol=1e-6) for a in accepted):
+        # principal axes a hair off the part axes give near-copies of the exact cube rotations: one element each
+        if _contains(accepted, r):
             continue
         if checker.accepts(r):
             accepted.append(r)
+    accepted = _closed(accepted, checker)
     rotations = np.stack(accepted)
     rotations = np.where(np.abs(rotations - np.round(rotations)) < 1e-12, np.round(rotations), rotations)
     translations = np.stack([checker.translation(r) for r in rotations])

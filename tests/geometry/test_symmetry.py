@@ -7,6 +7,7 @@ from legodata.geometry.rotations import axis_angle_to_matrix, random_rotations
 from legodata.geometry.symmetry import (
     SymmetryGroup,
     closest_points_on_triangles,
+    default_tolerance,
     find_symmetry_group,
     is_symmetry,
 )
@@ -234,3 +235,19 @@ def test_sampled_group_discretises_the_continuous_axis():
         cos = (np.trace(sampled.transpose(0, 2, 1) @ spin, axis1=1, axis2=2) - 1) / 2
         assert np.degrees(np.arccos(np.clip(cos, -1, 1))).min() <= 5.0 + 1e-9
     assert get_part("3003").symmetry.sampled() is get_part("3003").symmetry.rotations
+
+
+def test_principal_axes_a_hair_off_do_not_duplicate_group_elements():
+    # a square prism (8 symmetries) with one corner moved by half the tolerance: still the same 8 within tolerance,
+    # but its principal axes tilt a little, so the principal-frame candidates are near-copies of the cube ones
+    mesh = box_mesh([1.0, 2.0, 1.0])
+    tol = default_tolerance(mesh)
+    vertices = mesh.vertices.copy()
+    vertices[7] += [0.4 * tol, 0.3 * tol, 0.0]
+    group = find_symmetry_group(Mesh(vertices, mesh.faces), tol=tol)
+    assert len(group.rotations) == 8
+    r = group.rotations
+    for a in r:  # closed under composition
+        for b in r:
+            cos = (np.einsum("kij,ij->k", r, a @ b) - 1) / 2
+            assert cos.max() > 1 - 1e-9

@@ -118,6 +118,9 @@ def parts_command(
     search: Annotated[str, typer.Option(help="Only parts whose number or title contains this text.")] = "",
     limit: Annotated[int, typer.Option(help="Show at most this many (0: all).")] = 0,
     all_entries: Annotated[bool, typer.Option("--all", help="Include moved (~) and alias (=) entries.")] = False,
+    symmetry: Annotated[
+        bool, typer.Option("--symmetry", help="Also compute each LDraw part's symmetry group (about 0.1-1 s a part).")
+    ] = False,
 ) -> None:
     """List parts: the built-in catalogue (id, kind, name, symmetry group size), or an LDraw library's parts."""
     ldraw_dir = ldraw_dir or os.environ.get("LDRAWDIR") or None
@@ -128,17 +131,28 @@ def parts_command(
         infos = [i for i in list_parts() if needle in i.part_id.lower() or needle in i.name.lower()]
         for info in infos[: limit or None]:
             group = get_part(info.part_id).symmetry
-            typer.echo(f"{info.part_id:<8} {info.kind:<6} {info.name:<24} symmetries={len(group.rotations)}")
+            typer.echo(f"{info.part_id:<8} {info.kind:<6} {info.name:<24} {_symmetry_text(group)}")
         return
     from legodata.ldraw.library import get_library
 
     entries = get_library(ldraw_dir).list_parts(search, include_aliases=all_entries)
     for part_id, title in entries[: limit or None]:
-        typer.echo(f"{part_id:<12} {title}")
+        if symmetry:
+            from legodata.parts.catalogue import get_part
+
+            group = get_part(part_id, ldraw_dir=ldraw_dir).symmetry
+            typer.echo(f"{part_id:<12} {title:<48} {_symmetry_text(group)}")
+        else:
+            typer.echo(f"{part_id:<12} {title}")
     shown = min(len(entries), limit) if limit else len(entries)
     typer.echo(
         f"{shown} of {len(entries)} parts in {ldraw_dir}" + (f" matching {search!r}" if search else ""), err=True
     )
+
+
+def _symmetry_text(group) -> str:
+    """``symmetries=4`` or ``symmetries=4 round`` (a continuous axis)."""
+    return f"symmetries={len(group.rotations)}" + (" round" if group.continuous_axes else "")
 
 
 @app.command("colours")

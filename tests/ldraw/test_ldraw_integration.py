@@ -167,6 +167,8 @@ def test_parts_command_lists_the_library(ldraw_dir):
     found = _parts_cli(["--search", "BOX 20", "--limit", "5"], env_ldraw=str(ldraw_dir))
     assert [line.split()[0] for line in found.stdout.splitlines()] == ["9999"]
     assert _parts_cli(["--ldraw-dir", str(ldraw_dir), "--limit", "2"]).stdout.count("\n") == 2
+    with_groups = _parts_cli(["--ldraw-dir", str(ldraw_dir), "--search", "box 20", "--symmetry"])
+    assert with_groups.exit_code == 0 and with_groups.stdout.split()[-1] == "symmetries=4"  # the box's half turns
 
 
 def test_parts_command_without_a_library_and_with_a_bad_one(tmp_path):

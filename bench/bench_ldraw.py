@@ -29,12 +29,6 @@ from legodata.geometry.symmetry import find_symmetry_group  # noqa: E402
 from legodata.ldraw.library import LDrawLibrary  # noqa: E402
 
 
-def signed_volume(vertices: np.ndarray, faces: np.ndarray) -> float:
-    """Signed volume of a triangle mesh (positive when the faces wind outwards)."""
-    tri = vertices[faces]
-    return float(np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum() / 6.0)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("ldraw_dir")
@@ -65,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     for pid, mesh in meshes.items():
         certified = lib.part_geometry(pid).certified.all()  # every triangle's winding is meaningful
         n_certified += bool(certified)
-        if certified and signed_volume(mesh.vertices, mesh.faces) < 0:
+        if certified and mesh.volume() < 0:  # signed: negative when the faces wind inwards
             inward.append(pid)
 
     sym_sizes: Counter[int] = Counter()

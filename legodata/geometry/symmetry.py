@@ -67,8 +67,8 @@ class SymmetryGroup:
                 spin = axis_angle_to_matrix(axis, 2 * np.pi * k / n)
                 out.extend(r @ spin for r in self.rotations)
         unique: list[np.ndarray] = []
-        for r in out:
-            if not any(np.allclose(r, u, atol=1e-9) for u in unique):
+        for r in out:  # samples are step_deg apart, so the 1-degree test only merges true duplicates
+            if not unique or not _contains(unique, r):
                 unique.append(r)
         return np.stack(unique)
 

@@ -30,9 +30,9 @@ def synth_store(root: Path, n_instances: int) -> None:
     import cv2
     import numpy as np
 
-    from legodata.geometry.rotations import matrix_to_quat_wxyz, random_rotations
+    from legodata.core.records import Instance, Record
+    from legodata.core.rotations import matrix_to_quat_wxyz, random_rotations
     from legodata.parts.catalogue import get_part
-    from legodata.store.records import Instance, Record
     from legodata.store.store import Store
 
     parts = ("3001", "3003", "3039", "3023", "3069b")
@@ -77,7 +77,7 @@ def synth_store(root: Path, n_instances: int) -> None:
     for g in range(-(-n_records // VIEWS)):
         scene_id = f"{g:06d}"
         tmp = store.new_tmp_dir(scene_id)
-        lines = []
+        records = []
         for v in range(min(VIEWS, n_records - g * VIEWS)):
             n = (g * VIEWS + v) % POOL
             instances = []
@@ -109,9 +109,8 @@ def synth_store(root: Path, n_instances: int) -> None:
                 tuple(instances),
                 mask_path=f"pool/{n:03d}_mask.png",
             )
-            lines.append(rec.to_json())
-        (tmp / "records.jsonl").write_text("".join(line + "\n" for line in lines))
-        store.commit_scene(tmp, scene_id)
+            records.append(rec)
+        store.commit_scene(tmp, scene_id, records)
 
 
 def child(n_instances: int, shard_rows: int) -> dict:

@@ -7,9 +7,9 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from legodata.core.spec import RenderSettings
 from legodata.errors import LegodataError
 from legodata.scene.sampler import ORIENTATIONS
-from legodata.scene.spec import RenderSettings
 
 # Cycles settings per quality preset (measured with bench/bench_render.py; see README).
 PRESETS: dict[str, dict[str, Any]] = {

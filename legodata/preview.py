@@ -14,8 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from legodata.core.records import Instance, Record
 from legodata.errors import LegodataError
-from legodata.store.records import Instance, Record
 from legodata.store.store import Store
 
 TILE = 320
@@ -38,7 +38,7 @@ def project_axes(K, R_m2c, t_m2c, length: float) -> np.ndarray:
 
 def _axis_lengths(store: Store) -> dict[str, float]:
     """Half the largest extent of each catalogue part (metres), read from the store's models."""
-    from legodata.parts.mesh import read_ply
+    from legodata.core.mesh import read_ply
 
     out = {}
     catalogue = store.read_manifest().get("catalogue") or {}

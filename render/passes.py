@@ -16,12 +16,12 @@ import bpy
 import cv2
 import numpy as np
 
-from legodata.scene.spec import CameraView
+from legodata.core.spec import CameraView
+from legodata.core.units import DEPTH_SCALE_M
 
 DATA_NODE = "legodata_data_output"
 DATA_PREFIX = "data_"
 RGB_PREFIX = "_frame_"
-DEPTH_UNIT_M = 1e-4  # uint16 depth PNG: 0.1 mm
 CLIP_START_M = 0.005
 CLIP_END_M = 100.0
 # OpenCV camera axes (x right, y down, z forward) -> Blender camera axes (x right, y up, z backward).
@@ -164,7 +164,7 @@ def decode_data_exr(path: Path) -> tuple[np.ndarray, np.ndarray]:
     mask = np.rint(index).astype(np.int64)
     if mask.min() < 0 or mask.max() > 65535:
         raise RuntimeError(f"object index out of uint16 range in {path}")
-    units = np.rint(depth / DEPTH_UNIT_M)
+    units = np.rint(depth / DEPTH_SCALE_M)
     valid = np.isfinite(depth) & (depth > 0) & (units <= 65535)
     depth16 = np.where(valid, units, 0).astype(np.uint16)
     return mask.astype(np.uint16), depth16

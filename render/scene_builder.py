@@ -1,4 +1,4 @@
-"""Build one :class:`~legodata.scene.spec.SceneSpec` as Blender data, and remove it again afterwards.
+"""Build one :class:`~legodata.core.spec.SceneSpec` as Blender data, and remove it again afterwards.
 
 Everything a scene creates is recorded in a :class:`BuiltScene` so :func:`remove_scene` can delete exactly
 that (memory stays flat over many scenes). Part mesh datablocks are cached per ``mesh_path`` across scenes
@@ -14,8 +14,8 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from legodata.parts.mesh import read_ply
-from legodata.scene.spec import PlacedPart, SceneSpec
+from legodata.core.mesh import read_ply
+from legodata.core.spec import PlacedPart, SceneSpec
 
 PART_ROUGHNESS = 0.25
 TABLE_THICKNESS_M = 0.02

@@ -1,4 +1,4 @@
-"""Cycles settings from a spec's :class:`~legodata.scene.spec.RenderSettings`: samples, denoiser, bounces,
+"""Cycles settings from a spec's :class:`~legodata.core.spec.RenderSettings`: samples, denoiser, bounces,
 adaptive sampling, threads and device."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ import os
 
 import bpy
 
-from legodata.scene.spec import RenderSettings
+from legodata.core.protocol import THREADS_ENV
+from legodata.core.spec import RenderSettings
 
 GPU_TYPES = ("OPTIX", "CUDA", "HIP", "METAL")
-THREADS_ENV = "LEGODATA_RENDER_THREADS"  # set by the parent (legodata.jobs.worker_client) per worker
 # How spec.denoiser=True is realised: "cycles" = Cycles' built-in OpenImageDenoise (fast, no compositor),
 # "compositor" = BlenderProc's compositor Denoise node (what bproc.renderer.set_denoiser("INTEL") does); the
 # default, as it measured faster (1.1 vs 1.5-2.1 s/frame at 16 spp, 256x256, 2 threads).
@@ -60,7 +60,7 @@ def set_device(device: str) -> str:
 
 
 def thread_count(settings: RenderSettings) -> int:
-    """Threads for Cycles: the spec's value, else the parent's ``LEGODATA_RENDER_THREADS``, else 0 (all)."""
+    """Threads for Cycles: the spec's value, else the parent's ``THREADS_ENV``, else 0 (all)."""
     if settings.threads > 0:
         return int(settings.threads)
     try:

@@ -1,11 +1,8 @@
 """The render worker process: ``python -m legodata_render.worker --root STORE_ROOT [--log FILE]``.
 
-Protocol (JSON lines): each stdin line ``{"spec": "<spec json path>", "out": "<output dir>"}`` is answered on
-the original stdout with ``{"ok": true, "out": ..., "timing_s": {...}}`` or ``{"ok": false, "error": "..."}``.
-Blender's own output goes to ``--log`` (or stderr), never into the protocol stream. EOF on stdin ends the
-worker. Per view the output dir receives ``rgb/NNNN.png`` (8-bit RGB), ``mask/NNNN.png`` (uint16 instance ids,
-0 = background/table), ``depth/NNNN.png`` (uint16 camera-z depth in 0.1 mm, 0 = none), plus ``worker.json``
-with the final part poses.
+Protocol: :mod:`legodata.core.protocol` (a ``RenderRequest`` line on stdin is answered by a ``RenderAnswer``
+line on the original stdout). Blender's own output goes to ``--log`` (or stderr), never into the protocol
+stream. EOF on stdin ends the worker.
 """
 
 from __future__ import annotations
@@ -23,7 +20,8 @@ from typing import Any
 
 import cv2
 
-from legodata.scene.spec import SceneSpec, load_spec
+from legodata.core.protocol import WORKER_RESULT, RenderAnswer, RenderRequest
+from legodata.core.spec import SceneSpec, load_spec
 
 PHYSICS = {
     "collision_shape": "CONVEX_HULL",
@@ -130,9 +128,9 @@ def render_scene(spec: SceneSpec | str | Path, root: str | Path, out_dir: str | 
             "blender_version": bpy.app.version_string,
             "render": applied,
         }
-        tmp_json = out_dir / "worker.json.tmp"
+        tmp_json = out_dir / f"{WORKER_RESULT}.tmp"
         tmp_json.write_text(json.dumps(result, indent=1))
-        os.replace(tmp_json, out_dir / "worker.json")
+        os.replace(tmp_json, out_dir / WORKER_RESULT)
         return result
     finally:
         scene_builder.remove_scene(built)
@@ -151,19 +149,18 @@ def _one_line(exc: BaseException) -> str:
 
 
 def serve(root: Path, requests, answer) -> None:
-    """Answer each JSON request line from ``requests`` through ``answer(dict)``."""
+    """Answer each request line from ``requests`` through ``answer(RenderAnswer)``."""
     for line in requests:
-        line = line.strip()
-        if not line:
+        if not line.strip():
             continue
         try:
-            req = json.loads(line)
-            result = render_scene(req["spec"], root, req["out"])
-            reply = {"ok": True, "out": req["out"], "timing_s": result["timing_s"]}
+            req = RenderRequest.from_line(line)
+            result = render_scene(req.spec, root, req.out)
+            reply = RenderAnswer(ok=True, out=req.out, timing_s=result["timing_s"])
         except Exception as exc:  # one bad scene must not kill the worker
             traceback.print_exc()
             sys.stderr.flush()
-            reply = {"ok": False, "error": _one_line(exc)}
+            reply = RenderAnswer(ok=False, error=_one_line(exc))
         answer(reply)
 
 
@@ -187,9 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.reconfigure(line_buffering=True)
     sys.stderr.reconfigure(line_buffering=True)
 
-    def answer(reply: dict) -> None:
+    def answer(reply: RenderAnswer) -> None:
         sys.stdout.flush()
-        protocol.write(json.dumps(reply) + "\n")
+        protocol.write(reply.to_line())
         protocol.flush()
 
     try:

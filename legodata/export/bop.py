@@ -39,10 +39,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from legodata.core.mesh import Mesh, subdivide, write_ply
+from legodata.core.records import Record
 from legodata.export.common import MeshCache, copy_image, open_for_export, read_instance_mask, staged_dir
-from legodata.parts.mesh import Mesh, subdivide, write_ply
 from legodata.scene.ground_truth import bbox_of, silhouette
-from legodata.store.records import Record
 from legodata.store.store import Store
 
 DEFAULT_SPLIT = "train"

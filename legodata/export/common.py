@@ -11,9 +11,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from legodata.core.mesh import Mesh, read_ply
+from legodata.core.records import Record
 from legodata.errors import LegodataError
-from legodata.parts.mesh import Mesh, read_ply
-from legodata.store.records import Record
 from legodata.store.store import Store
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from legodata.geometry.rotations import quat_wxyz_to_matrix
+from legodata.core.rotations import quat_wxyz_to_matrix
 
 Array = np.ndarray
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from legodata.geometry.rotations import axis_angle_to_matrix, cube_rotations
-from legodata.parts.mesh import Mesh
+from legodata.core.mesh import Mesh
+from legodata.core.rotations import axis_angle_to_matrix, cube_rotations
 
 CONTINUOUS_TEST_ANGLE = 0.7  # radians; irrational multiple of pi, so no finite symmetry passes by accident
 # Circles in LDraw parts are 16-gons (48-gons with p/48): an axis of exact 16-fold symmetry about which the worst

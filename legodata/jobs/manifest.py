@@ -6,7 +6,7 @@ import platform
 from importlib import metadata
 from typing import Any
 
-from legodata.store.records import SCHEMA_VERSION
+from legodata.core.records import SCHEMA_VERSION
 
 CONVENTIONS = {
     "units": "metres for all poses and scene coordinates; LDraw geometry is in LDU, 1 LDU = 0.4 mm",

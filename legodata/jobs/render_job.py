@@ -6,31 +6,24 @@ and safe to kill at any moment (scenes are committed by one rename).
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-
-import cv2
-import numpy as np
 
 from legodata.config import RenderConfig
+from legodata.core.mesh import Mesh, write_ply
+from legodata.core.spec import SceneSpec, load_spec
 from legodata.errors import LegodataError
 from legodata.jobs.manifest import render_manifest
 from legodata.jobs.worker_client import WorkerClient, WorkerCrashed
 from legodata.parts.catalogue import UnknownPartError, get_part, parse_part_list
 from legodata.parts.colours import UnknownColourError, parse_colour_list
-from legodata.parts.mesh import Mesh, write_ply
-from legodata.scene.ground_truth import view_instances
 from legodata.scene.sampler import PartGeometry, SamplerConfig, sample_scene, scene_rng
-from legodata.scene.spec import SceneSpec, load_spec
+from legodata.sources.render import scene_records
 from legodata.store.atomic import atomic_write_text
-from legodata.store.records import Record
-from legodata.store.store import SCENE_RECORDS, Store
+from legodata.store.store import Store
 
-DEPTH_SCALE_M = 1e-4  # uint16 depth PNG unit: 0.1 mm
 FAIL_FAST_AFTER = 3  # scenes that may fail before the first success before the run stops
 
 
@@ -129,57 +122,6 @@ def make_spec(job: _Job, scene_index: int) -> SceneSpec:
     return sample_scene(scene_rng(cfg.seed, scene_index), sampler_cfg, geometry, render, scene_index, cfg.seed)
 
 
-def finalize_scene(job: _Job, spec: SceneSpec, tmp_dir: Path) -> list[Record]:
-    """Turn the worker's raw outputs in ``tmp_dir`` into records (ground truth from masks and final poses)."""
-    worker_out = json.loads((tmp_dir / "worker.json").read_text())
-    final = {int(p["instance_id"]): p for p in worker_out["parts"]}
-    parts = [
-        (
-            p.instance_id,
-            p.part_id,
-            p.colour_code,
-            job.meshes[p.part_id],
-            np.asarray(final[p.instance_id]["R_m2w"]),
-            np.asarray(final[p.instance_id]["t_m2w"]),
-        )
-        for p in spec.parts
-    ]
-    scene_rel = f"scenes/{spec.scene_id}"
-    records = []
-    for view in spec.views:
-        name = f"{view.view_id:04d}.png"
-        mask = cv2.imread(str(tmp_dir / "mask" / name), cv2.IMREAD_UNCHANGED)
-        if mask is None or mask.dtype != np.uint16 or mask.shape != (view.height, view.width):
-            raise RuntimeError(f"worker wrote no valid uint16 mask for view {view.view_id}")
-        instances = view_instances(parts, np.asarray(view.K), np.asarray(view.R_w2c), np.asarray(view.t_w2c), mask)
-        records.append(
-            Record(
-                record_id=f"{spec.scene_id}_{view.view_id:04d}",
-                source="render",
-                group_id=spec.scene_id,
-                image_path=f"{scene_rel}/rgb/{name}",
-                mask_path=f"{scene_rel}/mask/{name}",
-                depth_path=f"{scene_rel}/depth/{name}",
-                depth_scale_m=DEPTH_SCALE_M,
-                width=view.width,
-                height=view.height,
-                K=view.K,
-                instances=instances,
-                meta={
-                    "scene_id": spec.scene_id,
-                    "view_id": view.view_id,
-                    "orientation": spec.orientation,
-                    "preset": job.config.preset,
-                    "seed": spec.seed,
-                    "R_w2c": [list(r) for r in view.R_w2c],
-                    "t_w2c": list(view.t_w2c),
-                },
-            )
-        )
-    atomic_write_text(tmp_dir / SCENE_RECORDS, "".join(r.to_json() + "\n" for r in records))
-    return records
-
-
 def _worker_loop(job: _Job, threads: int, worker_no: int, todo: queue.Queue, done: queue.Queue, stop: threading.Event):
     log = job.store.root / "logs" / f"worker-{worker_no}.log"
     client: WorkerClient | None = None
@@ -197,10 +139,10 @@ def _worker_loop(job: _Job, threads: int, worker_no: int, todo: queue.Queue, don
             try:
                 spec_path = job.store.spec_path(scene_id)
                 answer = client.render(spec_path, tmp)
-                if not answer.get("ok"):
-                    raise RuntimeError(answer.get("error", "worker reported a failure without a reason"))
-                finalize_scene(job, load_spec(spec_path), tmp)
-                job.store.commit_scene(tmp, scene_id)
+                if not answer.ok:
+                    raise RuntimeError(answer.error or "worker reported a failure without a reason")
+                records = scene_records(load_spec(spec_path), tmp, job.meshes, job.config.preset)
+                job.store.commit_scene(tmp, scene_id, records)
                 job.store.clear_failure(scene_id)
                 done.put((scene_id, None))
             except WorkerCrashed as exc:

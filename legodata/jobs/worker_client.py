@@ -5,28 +5,28 @@ The worker (``python -m legodata_render.worker``) is the only process that impor
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+
+from legodata.core.protocol import THREADS_ENV, WORKER_MODULE, RenderAnswer, Renderer, RenderRequest
 
 
 class WorkerCrashed(RuntimeError):
     """The worker process died or answered something that is not a protocol line."""
 
 
-class WorkerClient:
+class WorkerClient(Renderer):
     """A running render worker. ``render()`` sends one scene and waits for its answer."""
 
     def __init__(self, root: Path, log_path: Path, threads: int) -> None:
         self.log_path = log_path
         env = dict(os.environ)
-        env["LEGODATA_RENDER_THREADS"] = str(threads)
+        env[THREADS_ENV] = str(threads)
         self._log = open(log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "legodata_render.worker", "--root", str(root), "--log", str(log_path)],
+            [sys.executable, "-m", WORKER_MODULE, "--root", str(root), "--log", str(log_path)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
@@ -36,11 +36,11 @@ class WorkerClient:
         )
         self.scenes_done = 0
 
-    def render(self, spec_path: Path, out_dir: Path) -> dict[str, Any]:
-        """Render one scene into ``out_dir``; returns the worker's answer (``ok``, ``error``, ``timing_s``)."""
+    def render(self, spec_path: Path, out_dir: Path) -> RenderAnswer:
+        """Render one scene into ``out_dir``; returns the worker's answer."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
         try:
-            self.proc.stdin.write(json.dumps({"spec": str(spec_path), "out": str(out_dir)}) + "\n")
+            self.proc.stdin.write(RenderRequest(str(spec_path), str(out_dir)).to_line())
             self.proc.stdin.flush()
         except BrokenPipeError:
             raise WorkerCrashed(self._death_note()) from None
@@ -48,8 +48,8 @@ class WorkerClient:
         if not line:
             raise WorkerCrashed(self._death_note())
         try:
-            answer = json.loads(line)
-        except json.JSONDecodeError:
+            answer = RenderAnswer.from_line(line)
+        except ValueError:
             raise WorkerCrashed(f"worker answered a non-protocol line: {line.strip()[:200]}") from None
         self.scenes_done += 1
         return answer

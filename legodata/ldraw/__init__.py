@@ -5,5 +5,3 @@ legodata are in metres in that same frame.
 Import the submodules directly (``legodata.ldraw.library``, ``.parser``, ``.colours``, ``.model``); this package
 imports nothing heavy.
 """
-
-LDU_M = 0.0004  # metres per LDraw unit

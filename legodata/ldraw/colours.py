@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from legodata.core.colour import Colour
 from legodata.errors import LegodataError
-from legodata.parts.colours import Colour
 
 FINISHES = ("CHROME", "PEARLESCENT", "RUBBER", "MATTE_METALLIC", "METAL", "MATERIAL")
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from legodata.core.mesh import Mesh
+from legodata.core.units import LDU_M
 from legodata.errors import LegodataError
-from legodata.ldraw import LDU_M
 from legodata.ldraw.colours import LDrawColour, load_ldconfig
 from legodata.ldraw.parser import Geometry, LDrawFile, flatten, normalise_name, parse_ldraw
-from legodata.parts.mesh import Mesh
 
 WELD_TOL_LDU = 1e-5  # vertices closer than this (after rounding to this grid) are one vertex
 

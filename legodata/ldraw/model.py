@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from legodata.core.units import LDU_M
 from legodata.errors import LegodataError
-from legodata.ldraw import LDU_M
 from legodata.ldraw.parser import MAIN_COLOUR, LDrawFile, Meta, Polygon, Reference, normalise_name, parse_ldraw
 
 MODEL_SUFFIXES = (".ldr", ".mpd")

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from legodata.parts.mesh import Mesh
+from legodata.core.mesh import Mesh
+from legodata.core.units import LDU_M
 
-LDU_M = 0.0004  # metres per LDraw unit
 SEGMENTS = 16
 STUD_RADIUS = 6.0
 STUD_HEIGHT = 4.0

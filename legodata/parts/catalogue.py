@@ -10,9 +10,9 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from legodata.core.mesh import Mesh
 from legodata.geometry.symmetry import SymmetryGroup, find_symmetry_group
 from legodata.parts import builders
-from legodata.parts.mesh import Mesh
 
 
 @dataclass(frozen=True)

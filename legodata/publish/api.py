@@ -16,7 +16,7 @@ from legodata.errors import LegodataError, require
 from legodata.geometry.symmetry import SymmetryGroup
 from legodata.publish.pipeline import default_workers, ordered_map
 from legodata.publish.rows import CropOptions, part_rows, scene_row, visible_instances
-from legodata.publish.sources import Source, SourceRecord, iter_source_records, merged_catalogue, open_sources
+from legodata.publish.stores import Source, SourceRecord, iter_source_records, merged_catalogue, open_sources
 from legodata.publish.splits import DEFAULT_RATIOS, SPLITS, GroupSplitCheck, parse_split_ratios, split_of
 from legodata.publish.validate import Loaded, load, load_and_check
 from legodata.publish.writer import MARKER, OutputFolder, ShardWriter

@@ -8,9 +8,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from legodata.publish import crops
+from legodata.core.records import Record
+from legodata.geometry import crops
 from legodata.publish.validate import Loaded
-from legodata.store.records import Record
 
 
 @dataclass(frozen=True)

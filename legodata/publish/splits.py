@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
+from legodata.core.units import SPLITS
 from legodata.errors import LegodataError
 
-SPLITS = ("train", "validation", "test")
 DEFAULT_RATIOS = (0.8, 0.1, 0.1)
 
 

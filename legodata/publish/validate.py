@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 
 from legodata.errors import LegodataError
-from legodata.publish.sources import SourceRecord
-from legodata.store.records import SOURCES
+from legodata.publish.stores import SourceRecord
+from legodata.sources import source_names
 
 QUAT_TOL = 1e-4
 ROT_TOL = 1e-4
@@ -57,8 +57,8 @@ def _finite(values: Any, shape: tuple[int, ...]) -> np.ndarray | None:
 def check_metadata(sr: SourceRecord, part_ids: set[str] | dict) -> None:
     """Field checks that need no file."""
     rec = sr.record
-    if rec.source not in SOURCES:
-        raise RecordError(sr, "source", f"{rec.source!r} is not one of {', '.join(SOURCES)}")
+    if rec.source not in source_names():
+        raise RecordError(sr, "source", f"{rec.source!r} is not one of {', '.join(source_names())}")
     if rec.width <= 0 or rec.height <= 0:
         raise RecordError(sr, "width", f"image size {rec.width}x{rec.height} is not positive")
     if _finite(rec.K, (3, 3)) is None:

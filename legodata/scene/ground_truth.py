@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from legodata.geometry.rotations import matrix_to_quat_wxyz
-from legodata.parts.mesh import Mesh
+from legodata.core.mesh import Mesh
+from legodata.core.records import Instance
+from legodata.core.rotations import matrix_to_quat_wxyz
 from legodata.scene.camera import project
-from legodata.store.records import Instance
 
 EMPTY_BOX = (-1, -1, -1, -1)
 

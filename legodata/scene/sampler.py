@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from legodata.geometry.rotations import cube_rotations, quat_wxyz_to_matrix, random_rotations
+from legodata.core.rotations import cube_rotations, quat_wxyz_to_matrix, random_rotations
+from legodata.core.spec import CameraView, Light, PlacedPart, RenderSettings, SceneSpec, Surface
 from legodata.scene.camera import intrinsics_from_fov, look_at_w2c
-from legodata.scene.spec import CameraView, Light, PlacedPart, RenderSettings, SceneSpec, Surface
 
 ORIENTATIONS = ("uniform", "resting", "canonical")
 CANONICAL_JITTER_DEG = 5.0

@@ -19,13 +19,13 @@ import json
 import os
 import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from legodata.core.records import Record
 from legodata.errors import LegodataError
 from legodata.store.atomic import atomic_write_text, create_exclusive_text
-from legodata.store.records import Record
 
 MANIFEST = "manifest.json"
 RECORDS = "records.jsonl"
@@ -115,8 +115,9 @@ class Store:
                 removed += 1
         return removed
 
-    def commit_scene(self, tmp_dir: Path, scene_id: str) -> None:
-        """Move a complete scene into place in one rename."""
+    def commit_scene(self, tmp_dir: Path, scene_id: str, records: Sequence[Record]) -> None:
+        """Write ``records`` into the finished scene in ``tmp_dir`` and move it into place in one rename."""
+        atomic_write_text(tmp_dir / SCENE_RECORDS, "".join(r.to_json() + "\n" for r in records))
         target = self.scene_dir(scene_id)
         if target.exists():  # an unfinished leftover without records (cannot normally happen)
             shutil.rmtree(target)

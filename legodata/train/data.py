@@ -23,7 +23,6 @@ import numpy as np
 
 from legodata.errors import LegodataError, require
 
-SPLITS = ("train", "validation", "test")
 SCENES_COLUMNS = ("image", "mask", "instances")
 INSTANCE_FIELDS = ("instance_id", "part_id", "colour_code")
 PARTS_COLUMNS = ("image", "mask", "part_id", "R_m2c", "symmetry_rotations")

@@ -16,8 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from legodata.core.rotations import matrix_to_quat_wxyz
 from legodata.errors import LegodataError
-from legodata.geometry.rotations import matrix_to_quat_wxyz
 from legodata.train import data
 
 
@@ -118,7 +118,7 @@ class RotationPredictor(_Predictor):
 
     def predict_instance(self, image, instance_mask, part_id, K, margin: float = 0.1, crop_size: int = 128):
         """Crop a full RGB image around a boolean instance mask (as the publisher does) and predict ``R_m2c``."""
-        from legodata.publish import crops as crop_ops
+        from legodata.geometry import crops as crop_ops
 
         image = _check_image(image)
         mask = np.asarray(instance_mask).astype(bool)

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from support.raycast import boundary_band, raycast_depth
 
+from legodata.core.mesh import read_ply, write_ply
+from legodata.core.records import Instance, Record
 from legodata.errors import LegodataError
 from legodata.export import export, parse_formats
 from legodata.export.bop import EVAL_MAX_EDGE_MM, model_info
 from legodata.parts.catalogue import get_part
-from legodata.parts.mesh import read_ply, write_ply
 from legodata.preview import pick, preview, project_axes, sheet_shape
-from legodata.store.records import Instance, Record
 
 W = H = 64
 K = ((100.0, 0.0, 31.5), (0.0, 100.0, 31.5), (0.0, 0.0, 1.0))

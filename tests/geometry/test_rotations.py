@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from legodata.geometry.rotations import (
+from legodata.core.rotations import (
     axis_angle_to_matrix,
     canonical_quat_wxyz,
     cube_rotations,

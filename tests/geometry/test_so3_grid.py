@@ -1,6 +1,6 @@
 import numpy as np
 
-from legodata.geometry.rotations import geodesic_angle, is_rotation, random_rotations
+from legodata.core.rotations import geodesic_angle, is_rotation, random_rotations
 from legodata.geometry.so3_grid import grid_neighbours, nearest_angle_to_grid, super_fibonacci_rotations
 
 

@@ -3,7 +3,8 @@ import time
 import numpy as np
 import pytest
 
-from legodata.geometry.rotations import axis_angle_to_matrix, random_rotations
+from legodata.core.mesh import Mesh
+from legodata.core.rotations import axis_angle_to_matrix, random_rotations
 from legodata.geometry.symmetry import (
     SymmetryGroup,
     closest_points_on_triangles,
@@ -12,7 +13,6 @@ from legodata.geometry.symmetry import (
     is_symmetry,
 )
 from legodata.parts.catalogue import get_part, list_parts
-from legodata.parts.mesh import Mesh
 
 EXPECTED_SIZES = {
     "3001": 2,

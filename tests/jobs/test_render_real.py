@@ -8,9 +8,9 @@ import pytest
 from support.raycast import boundary_band, raycast_instances
 
 import legodata
-from legodata.geometry.rotations import is_rotation, quat_wxyz_to_matrix
+from legodata.core.rotations import is_rotation, quat_wxyz_to_matrix
+from legodata.core.spec import load_spec
 from legodata.parts.catalogue import get_part
-from legodata.scene.spec import load_spec
 from legodata.store.store import Store
 
 pytestmark = pytest.mark.slow

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from legodata.config import RenderConfig
+from legodata.core.mesh import is_watertight
+from legodata.core.units import LDU_M
 from legodata.errors import LegodataError
 from legodata.geometry.symmetry import is_symmetry
 from legodata.jobs.render_job import _resolve_parts_and_colours
-from legodata.ldraw import LDU_M
 from legodata.ldraw.colours import parse_ldconfig, parse_ldraw_colour_list
 from legodata.parts.catalogue import UnknownPartError, get_part, parse_part_list
-from legodata.parts.mesh import is_watertight
 
 
 def test_get_part_from_library_computes_symmetry(ldraw_dir):

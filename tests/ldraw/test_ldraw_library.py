@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 from support.ldraw_files import SQUARE, half_box
 
+from legodata.core.mesh import is_watertight
+from legodata.core.units import LDU_M
 from legodata.errors import LegodataError
-from legodata.ldraw import LDU_M
 from legodata.ldraw.library import LDrawFileNotFoundError, LDrawLibrary, get_library
 from legodata.ldraw.parser import flatten, parse_ldraw
-from legodata.parts.mesh import is_watertight
 
 BOX_VOLUME_LDU3 = 20 * 24 * 40
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from legodata.core.units import LDU_M
 from legodata.errors import LegodataError
-from legodata.ldraw import LDU_M
 from legodata.ldraw.model import load_model, parse_model
 
 RY90 = np.array([[0, 0, 1], [0, 1, 0], [-1, 0, 0]], float)  # 90 degrees about Y

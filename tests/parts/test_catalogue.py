@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 
-from legodata.parts.builders import LDU_M, polygon_area
+from legodata.core.mesh import is_watertight, read_ply, write_obj, write_ply
+from legodata.core.units import LDU_M
+from legodata.parts.builders import polygon_area
 from legodata.parts.catalogue import Part, PartInfo, UnknownPartError, get_part, list_parts, parse_part_list
-from legodata.parts.mesh import is_watertight, read_ply, write_obj, write_ply
 
 ALL_IDS = ["3001", "3002", "3003", "3004", "3005", "3010", "3020", "3022", "3023", "3039", "3069b"]
 

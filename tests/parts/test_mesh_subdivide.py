@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from legodata.core.mesh import Mesh, is_watertight, subdivide
 from legodata.parts.catalogue import get_part
-from legodata.parts.mesh import Mesh, is_watertight, subdivide
 
 
 def _edge_lengths(mesh: Mesh) -> np.ndarray:

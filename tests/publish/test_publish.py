@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from support.publish_stores import build_store, instances_from_mask, make_manifest, write_scene
 
+from legodata.core.records import Record
 from legodata.errors import LegodataError
+from legodata.geometry.crops import nearest_indices
 from legodata.publish import publish, split_of
 from legodata.publish import writer as writer_mod
-from legodata.publish.crops import nearest_indices
 from legodata.publish.features import parts_features, scenes_features
-from legodata.store.records import Record
 from legodata.store.store import Store
 
 datasets = pytest.importorskip("datasets")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import legodata
-from legodata.geometry.rotations import quat_wxyz_to_matrix
+from legodata.core.rotations import quat_wxyz_to_matrix
 from legodata.publish import publish
 from legodata.store.store import Store
 

@@ -13,9 +13,9 @@ import cv2
 import numpy as np
 import pytest
 
-from legodata.parts.mesh import Mesh, write_ply
+from legodata.core.mesh import Mesh, write_ply
+from legodata.core.spec import CameraView, Light, PlacedPart, RenderSettings, SceneSpec, Surface
 from legodata.scene.camera import look_at_w2c
-from legodata.scene.spec import CameraView, Light, PlacedPart, RenderSettings, SceneSpec, Surface
 
 # find_spec, not importorskip: importing bpy/blenderproc into the test process is what the worker exists to avoid.
 if importlib.util.find_spec("bpy") is None or importlib.util.find_spec("blenderproc") is None:

@@ -1,8 +1,8 @@
 import numpy as np
 from support.raycast import boundary_band, raycast_instances
 
-from legodata.geometry.rotations import is_rotation, quat_wxyz_to_matrix, random_rotations
-from legodata.parts.mesh import Mesh
+from legodata.core.mesh import Mesh
+from legodata.core.rotations import is_rotation, quat_wxyz_to_matrix, random_rotations
 from legodata.scene.camera import intrinsics_from_fov, look_at_w2c
 from legodata.scene.ground_truth import bbox_of, pose_m2c, silhouette, view_instances
 

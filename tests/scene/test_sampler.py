@@ -3,7 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from legodata.geometry.rotations import cube_rotations, geodesic_angle, is_rotation
+from legodata.core.rotations import cube_rotations, geodesic_angle, is_rotation
+from legodata.core.spec import RenderSettings, SceneSpec
 from legodata.scene.camera import project
 from legodata.scene.sampler import (
     CANONICAL_JITTER_DEG,
@@ -13,7 +14,6 @@ from legodata.scene.sampler import (
     sample_scene,
     scene_rng,
 )
-from legodata.scene.spec import RenderSettings, SceneSpec
 
 
 def box_vertices(sx, sy, sz):

@@ -2,9 +2,9 @@ import json
 
 import pytest
 
+from legodata.core.records import Instance, Record, safe_relative_path
 from legodata.errors import LegodataError
 from legodata.store.atomic import atomic_write_text, create_exclusive_text
-from legodata.store.records import Instance, Record, safe_relative_path
 from legodata.store.store import Store
 
 
@@ -91,9 +91,8 @@ def test_commit_scene_and_index(tmp_path):
     store = Store(tmp_path / "ds")
     store.create_or_check(manifest())
     tmp = store.new_tmp_dir("000000")
-    (tmp / "records.jsonl").write_text(make_record().to_json() + "\n")
     assert not store.is_scene_done("000000")
-    store.commit_scene(tmp, "000000")
+    store.commit_scene(tmp, "000000", [make_record()])
     assert store.is_scene_done("000000") and not tmp.exists()
     assert store.rebuild_index() == 1
     assert [r.record_id for r in store.iter_records()] == ["000000_0000"]
@@ -104,9 +103,9 @@ def test_commit_scene_and_index(tmp_path):
 def test_corrupt_record_line_is_named_with_file_and_line(tmp_path):
     store = Store(tmp_path / "ds")
     store.create_or_check(manifest())
-    tmp = store.new_tmp_dir("000000")
-    (tmp / "records.jsonl").write_text(make_record().to_json() + "\n" + '{"record_id": "x"}\n')
-    store.commit_scene(tmp, "000000")
+    store.commit_scene(store.new_tmp_dir("000000"), "000000", [make_record()])
+    with open(store.scene_dir("000000") / "records.jsonl", "a") as fh:  # damaged on disk after the commit
+        fh.write('{"record_id": "x"}\n')
     with pytest.raises(LegodataError, match=r"records.jsonl:2: record is missing field"):
         list(store.iter_records())
 

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from legodata.geometry.rotations import matrix_to_quat_wxyz, random_rotations
+from legodata.core.records import Instance, Record
+from legodata.core.rotations import matrix_to_quat_wxyz, random_rotations
 from legodata.parts.catalogue import get_part
-from legodata.store.records import Instance, Record
 from legodata.store.store import Store
 
 PARTS = ("3001", "3003", "3039")
@@ -91,7 +91,7 @@ def write_scene(store, scene_id, views):
     tmp = store.new_tmp_dir(scene_id)
     (tmp / "rgb").mkdir()
     (tmp / "mask").mkdir()
-    lines = []
+    records = []
     for v, (image, mask, instances) in enumerate(views):
         height, width = mask.shape
         name = f"{v:04d}.png"
@@ -110,9 +110,8 @@ def write_scene(store, scene_id, views):
             depth_scale_m=1e-4,
             meta={"scene_id": scene_id, "view_id": v},
         )
-        lines.append(rec.to_json())
-    (tmp / "records.jsonl").write_text("".join(line + "\n" for line in lines))
-    store.commit_scene(tmp, scene_id)
+        records.append(rec)
+    store.commit_scene(tmp, scene_id, records)
 
 
 def build_store(root, scenes=6, views=2, size=(64, 48), parts_per_scene=3, seed=0, parts=PARTS):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from train_synth import draw_part, intrinsics
 
-from legodata.geometry.rotations import axis_angle_to_matrix, geodesic_angle, random_rotations
+from legodata.core.rotations import axis_angle_to_matrix, geodesic_angle, random_rotations
 from legodata.parts.catalogue import get_part
 from legodata.train import data, metrics
 
@@ -105,7 +105,7 @@ def test_inplane_augmentation_changes_the_label_by_rz(angle_deg):
 
 def test_allocentric_label_matches_the_centred_view_of_an_off_centre_part():
     """A crop of an off-centre part looks like the part straight ahead with R_ray^T R_m2c (the label we learn)."""
-    from legodata.publish import crops
+    from legodata.geometry import crops
 
     size = 256
     K = intrinsics(size)

@@ -12,8 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from legodata.geometry.rotations import matrix_to_quat_wxyz, random_rotations
-from legodata.publish import crops
+from legodata.core.rotations import matrix_to_quat_wxyz, random_rotations
+from legodata.geometry import crops
 from legodata.publish.features import config_features
 
 PART_NAMES = ["3001", "3039"]

@@ -11,12 +11,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-SCHEMA_VERSION = 1
-SOURCES = ("render", "label_studio", "robot_log", "assembly")
+from legodata.core.units import Box, Mat3, Vec3
 
-Mat3 = tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]
-Vec3 = tuple[float, float, float]
-Box = tuple[int, int, int, int]  # x, y, width, height in pixels; (-1, -1, -1, -1) when empty
+SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)

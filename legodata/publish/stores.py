@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from legodata.core.records import Record
 from legodata.errors import LegodataError
-from legodata.store.records import Record
 from legodata.store.store import Store
 
 

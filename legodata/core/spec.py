@@ -13,10 +13,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-SPEC_VERSION = 1
+from legodata.core.units import Mat3, Vec3
 
-Mat3 = tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]
-Vec3 = tuple[float, float, float]
+SPEC_VERSION = 1
 
 
 def _mat(m: Any) -> Mat3:

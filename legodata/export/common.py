@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from legodata.core.atomic import StagedDir
 from legodata.core.mesh import Mesh, read_ply
 from legodata.core.records import Record
 from legodata.errors import LegodataError
@@ -85,32 +84,15 @@ def copy_image(src: Path, dst: Path) -> None:
 
 
 MARKER = ".legodata-export"
+MARKER_TEXT = "written by legodata export; replaced by the next export into this directory\n"
 
 
-@contextmanager
-def staged_dir(out: str | Path):
-    """Yield an empty temporary sibling of ``out``; on success it replaces ``out`` in one rename.
+def staged_dir(out: str | Path) -> StagedDir:
+    """``with staged_dir(out) as tmp:`` an empty temporary sibling of ``out`` that replaces ``out`` in one rename
+    on success (:class:`legodata.core.atomic.StagedDir`).
 
     An existing ``out`` is replaced only if it is an earlier legodata export (it holds ``.legodata-export``) or
     empty; anything else is an error, so an export never deletes a user's files."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise LegodataError(f"--out {out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
-        raise LegodataError(f"--out {out} is a non-empty directory that is not a legodata export")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        yield tmp
-        (tmp / MARKER).write_text("written by legodata export; replaced by the next export into this directory\n")
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return StagedDir(
+        out, marker=MARKER, foreign="a legodata export", error=LegodataError, label="tmp", marker_text=MARKER_TEXT
+    )

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import socket
-import uuid
 from pathlib import Path
 from typing import Any
 
+from legodata.core.atomic import StagedDir
 from legodata.errors import LegodataError, require
 
 MARKER = "publish.json"  # written into every published folder; an existing --out must have it to be replaced
@@ -88,49 +85,18 @@ class ShardWriter:
             self._writer = None
 
 
-class OutputFolder:
+class OutputFolder(StagedDir):
     """Builds the dataset in a temporary sibling of ``out`` and swaps it in on success.
 
     On any failure the temporary folder is removed and ``out`` (if it existed) is left as it was. An existing
-    ``out`` is replaced only if it is empty or an earlier publish (it has ``publish.json``)."""
+    ``out`` is replaced only if it is empty or an earlier publish (it has ``publish.json``, which the publisher
+    writes into the folder last)."""
 
     def __init__(self, out: str | Path) -> None:
-        self.out = Path(out).absolute()
-        if self.out.exists():
-            if not self.out.is_dir():
-                raise LegodataError(f"--out {self.out} exists and is not a directory")
-            if any(self.out.iterdir()) and not (self.out / MARKER).is_file():
-                raise LegodataError(
-                    f"--out {self.out} is a non-empty directory that is not a published dataset (no {MARKER}): "
-                    "choose a new --out directory"
-                )
-        tag = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.tmp = self.out.with_name(f".{self.out.name}.publishing-{tag}")
-        self._old = self.out.with_name(f".{self.out.name}.replaced-{tag}")
-
-    def __enter__(self) -> Path:
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp.mkdir()
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return
-        try:
-            self._swap()
-        except BaseException:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            raise
-
-    def _swap(self) -> None:
-        if not self.out.exists():
-            os.replace(self.tmp, self.out)
-            return
-        os.replace(self.out, self._old)
-        try:
-            os.replace(self.tmp, self.out)
-        except BaseException:
-            os.replace(self._old, self.out)
-            raise
-        shutil.rmtree(self._old, ignore_errors=True)
+        super().__init__(
+            Path(out).absolute(),
+            marker=MARKER,
+            foreign=f"a published dataset (no {MARKER}): choose a new --out directory",
+            error=LegodataError,
+            label="publishing",
+        )

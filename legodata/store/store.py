@@ -23,9 +23,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from legodata.core.atomic import atomic_write_text, check_replaceable, create_exclusive_text, replace_dir
 from legodata.core.records import Record
 from legodata.errors import LegodataError
-from legodata.store.atomic import atomic_write_text, create_exclusive_text
 
 MANIFEST = "manifest.json"
 RECORDS = "records.jsonl"
@@ -70,10 +70,7 @@ class Store:
         """Create the store with ``manifest``, or check an existing one was made with the same settings.
 
         Returns True if the store was created. Raises :class:`LegodataError` on a settings mismatch."""
-        if self.root.exists() and not self.root.is_dir():
-            raise LegodataError(f"--out {self.root} exists and is not a directory")
-        if self.root.is_dir() and not self.exists() and any(self.root.iterdir()):
-            raise LegodataError(f"--out {self.root} is a non-empty directory that is not a legodata dataset")
+        check_replaceable(self.root, MANIFEST, "a legodata dataset", LegodataError)
         for sub in ("scenes", "specs", "models", ".tmp", "failed", "logs"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         if create_exclusive_text(self.manifest_path, json.dumps(manifest, indent=1, sort_keys=True)):
@@ -118,10 +115,8 @@ class Store:
     def commit_scene(self, tmp_dir: Path, scene_id: str, records: Sequence[Record]) -> None:
         """Write ``records`` into the finished scene in ``tmp_dir`` and move it into place in one rename."""
         atomic_write_text(tmp_dir / SCENE_RECORDS, "".join(r.to_json() + "\n" for r in records))
-        target = self.scene_dir(scene_id)
-        if target.exists():  # an unfinished leftover without records (cannot normally happen)
-            shutil.rmtree(target)
-        os.replace(tmp_dir, target)
+        # an existing scene directory is an unfinished leftover without records (cannot normally happen)
+        replace_dir(tmp_dir, self.scene_dir(scene_id))
 
     def record_failure(self, scene_id: str, reason: str) -> None:
         """Keep the reason a scene failed next to its spec (the scene is retried on the next run)."""

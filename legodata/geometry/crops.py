@@ -1,4 +1,6 @@
-"""Square part crops: box around the visible bbox, zero padding outside the image, resize, crop intrinsics."""
+"""Square part crops: box around the visible bbox, zero padding outside the image, resize, crop intrinsics.
+
+:func:`resize` is the one image resize of legodata (training inputs, crops, previews, predicted masks)."""
 
 from __future__ import annotations
 
@@ -29,27 +31,45 @@ def extract(array: np.ndarray, x0: int, y0: int, size: int) -> np.ndarray:
 
 
 def nearest_indices(size: int, out_size: int) -> np.ndarray:
-    """Source index of every output pixel for nearest-neighbour resizing (pixel centres mapped onto each other)."""
-    idx = np.floor((np.arange(out_size) + 0.5) * (size / out_size)).astype(np.int64)
-    return np.clip(idx, 0, size - 1)
+    """Source index of every output pixel for nearest-neighbour resizing (pixel centres mapped onto each other):
+    ``floor((i + 0.5) * size / out_size)``, in integers so no rounding moves a pixel."""
+    return (2 * np.arange(out_size, dtype=np.int64) + 1) * size // (2 * out_size)
+
+
+def resize(
+    image: np.ndarray,
+    width: int,
+    height: int | None = None,
+    *,
+    nearest: bool = False,
+    shrink: int = cv2.INTER_AREA,
+    enlarge: int = cv2.INTER_LINEAR,
+) -> np.ndarray:
+    """``image`` resized to ``width`` x ``height`` (default square); the image itself when it has that size.
+
+    ``nearest``: exact labels (each output pixel takes the input pixel under its centre, :func:`nearest_indices`).
+    Otherwise OpenCV with ``shrink`` (area averaging) when any side gets smaller, else ``enlarge`` (bilinear)."""
+    height = width if height is None else height
+    h, w = image.shape[:2]
+    if (h, w) == (height, width):
+        return image
+    if nearest:
+        return image[np.ix_(nearest_indices(h, height), nearest_indices(w, width))]
+    interp = shrink if height < h or width < w else enlarge
+    return cv2.resize(image, (width, height), interpolation=interp)
 
 
 def crop_image(image: np.ndarray, box: tuple[int, int, int], out_size: int) -> np.ndarray:
     """Colour crop resized to ``out_size`` (area averaging when shrinking, bilinear when enlarging)."""
     x0, y0, size = box
-    window = extract(image, x0, y0, size)
-    if size == out_size:
-        return window
-    interp = cv2.INTER_AREA if size > out_size else cv2.INTER_LINEAR
-    return cv2.resize(window, (out_size, out_size), interpolation=interp)
+    return resize(extract(image, x0, y0, size), out_size)
 
 
 def crop_mask(mask: np.ndarray, instance_id: int, box: tuple[int, int, int], out_size: int) -> np.ndarray:
     """Binary uint8 mask (0 or 255) of ``instance_id`` in the crop, nearest-neighbour resized (exact labels)."""
     x0, y0, size = box
     window = extract(mask, x0, y0, size) == instance_id
-    idx = nearest_indices(size, out_size)
-    return (window[np.ix_(idx, idx)].astype(np.uint8)) * 255
+    return resize(window, out_size, nearest=True).astype(np.uint8) * 255
 
 
 def crop_intrinsics(K, box: tuple[int, int, int], out_size: int) -> list[list[float]]:

@@ -18,6 +18,7 @@ import numpy as np
 
 from legodata.core.rotations import matrix_to_quat_wxyz
 from legodata.errors import LegodataError
+from legodata.geometry.crops import resize
 from legodata.train import data
 
 
@@ -63,13 +64,13 @@ class MaskPredictor(_Predictor):
 
         image = _check_image(image)
         h, w = image.shape[:2]
-        x = data.image_tensor(data._resize(image, self.image_size))[None].to(self.device)
+        x = data.image_tensor(resize(image, self.image_size))[None].to(self.device)
         part = torch.tensor([self.vocab.part_index(str(part_id))], device=self.device)
         colour = torch.tensor([self.vocab.colour_index(colour_code)], device=self.device)
         rgb = torch.tensor([data.colour_rgb(colour_code)], dtype=torch.float32, device=self.device)
         with torch.no_grad():
             prob = torch.sigmoid(self.model(x, part, colour, rgb))[0, 0].float().cpu().numpy()
-        return cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
+        return resize(prob, w, h, shrink=cv2.INTER_LINEAR)  # bilinear both ways
 
     def predict(self, image: np.ndarray, part_id: str, colour_code: int, threshold: float = 0.5) -> np.ndarray:
         """Boolean mask (H, W)."""
@@ -97,8 +98,8 @@ class RotationPredictor(_Predictor):
             raise LegodataError("predict_crops: boxes need K and one box per crop")
         xs, parts = [], []
         for crop, mask, part in zip(crops, masks, part_ids):
-            crop = data._resize(_check_image(crop, "crop"), self.image_size)
-            m = (data._resize(np.asarray(mask), self.image_size, nearest=True) > 0).astype(np.uint8)
+            crop = resize(_check_image(crop, "crop"), self.image_size)
+            m = (resize(np.asarray(mask), self.image_size, nearest=True) > 0).astype(np.uint8)
             xs.append(data.rotation_input(crop, m))
             parts.append(self.vocab.part_index(str(part)))
         if not xs:

@@ -14,18 +14,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from legodata.contact_sheet import Placement, caption, grid, letterbox, palette_bgr
 from legodata.core.records import Instance, Record
 from legodata.errors import LegodataError
+from legodata.geometry.crops import resize
 from legodata.store.store import Store
 
 TILE = 320
 AXIS_COLOURS_BGR = ((0, 0, 255), (0, 200, 0), (255, 80, 0))  # X red, Y green, Z blue
-
-
-def _palette(k: int) -> tuple[int, int, int]:
-    hue = (k * 47) % 180
-    bgr = cv2.cvtColor(np.uint8([[[hue, 220, 255]]]), cv2.COLOR_HSV2BGR)[0, 0]
-    return int(bgr[0]), int(bgr[1]), int(bgr[2])
 
 
 def project_axes(K, R_m2c, t_m2c, length: float) -> np.ndarray:
@@ -50,11 +46,6 @@ def _axis_lengths(store: Store) -> dict[str, float]:
     return out
 
 
-def _put_text(img: np.ndarray, text: str, org: tuple[int, int], colour, scale: float = 0.45) -> None:
-    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, 1, cv2.LINE_AA)
-
-
 def render_tile(
     image_bgr: np.ndarray, mask: np.ndarray | None, rec: Record, axis_len: dict[str, float], tile: int = TILE
 ) -> np.ndarray:
@@ -64,37 +55,31 @@ def render_tile(
         for inst in rec.instances:
             sel = mask == inst.instance_id
             if sel.any():
-                out[sel] = 0.55 * out[sel] + 0.45 * np.float32(_palette(inst.instance_id))
-    out = np.clip(out, 0, 255).astype(np.uint8)
-    h, w = out.shape[:2]
-    s = tile / max(h, w)
-    nw, nh = max(1, round(w * s)), max(1, round(h * s))
-    big = cv2.resize(out, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
-    canvas = np.zeros((tile, tile, 3), np.uint8)
-    x0, y0 = (tile - nw) // 2, (tile - nh) // 2
-    canvas[y0 : y0 + nh, x0 : x0 + nw] = big
-
-    def to_tile(uv: np.ndarray) -> tuple[int, int]:  # pixel centres at integer coordinates in both images
-        return int(round((uv[0] + 0.5) * s - 0.5 + x0)), int(round((uv[1] + 0.5) * s - 0.5 + y0))
-
+                out[sel] = 0.55 * out[sel] + 0.45 * np.float32(palette_bgr(inst.instance_id))
+    canvas, place = letterbox(np.clip(out, 0, 255).astype(np.uint8), tile)
     if mask is not None:
-        for inst in rec.instances:
-            sel = (mask == inst.instance_id).astype(np.uint8)
-            if not sel.any():
-                continue
-            small = cv2.resize(sel, (nw, nh), interpolation=cv2.INTER_NEAREST)
-            contours, _ = cv2.findContours(small, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-            cv2.drawContours(canvas[y0 : y0 + nh, x0 : x0 + nw], contours, -1, _palette(inst.instance_id), 1)
+        _draw_outlines(canvas, mask, rec, place)
     for inst in rec.instances:
-        _draw_axes(canvas, rec, inst, axis_len.get(inst.part_id, 0.01), to_tile)
+        _draw_axes(canvas, rec, inst, axis_len.get(inst.part_id, 0.01), place.to_tile)
     for inst in rec.instances:
         bx, by, bw, bh = inst.bbox_visib if inst.bbox_visib[2] > 0 else inst.bbox_obj
         if bw <= 0:
             continue
-        x, y = to_tile(np.array([bx, by], float))
-        _put_text(canvas, inst.part_id, (max(0, x), max(12, y - 3)), _palette(inst.instance_id))
-    _put_text(canvas, rec.record_id, (4, tile - 6), (255, 255, 255), 0.4)
+        x, y = place.to_tile(np.array([bx, by], float))
+        caption(canvas, inst.part_id, (max(0, x), max(12, y - 3)), palette_bgr(inst.instance_id))
+    caption(canvas, rec.record_id, (4, tile - 6), (255, 255, 255), 0.4)
     return canvas
+
+
+def _draw_outlines(canvas: np.ndarray, mask: np.ndarray, rec: Record, place: Placement) -> None:
+    """The outline of every visible instance, from its mask scaled onto the tile."""
+    for inst in rec.instances:
+        sel = (mask == inst.instance_id).astype(np.uint8)
+        if not sel.any():
+            continue
+        small = resize(sel, place.width, place.height, shrink=cv2.INTER_NEAREST, enlarge=cv2.INTER_NEAREST)
+        contours, _ = cv2.findContours(small, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(place.region(canvas), contours, -1, palette_bgr(inst.instance_id), 1)
 
 
 def _draw_axes(canvas: np.ndarray, rec: Record, inst: Instance, length: float, to_tile) -> None:
@@ -135,20 +120,21 @@ def preview(store_dir: str | Path, out: str | Path | None = None, n: int = 16, t
         raise LegodataError("--n must be at least 1")
     chosen = [records[i] for i in pick(len(records), n)]
     axis_len = _axis_lengths(store)
-    height, width = sheet_shape(len(chosen), tile)
-    sheet = np.full((height, width, 3), 32, np.uint8)
-    cols = width // tile
-    for k, rec in enumerate(chosen):
-        img = cv2.imread(str(store.root / rec.image_path), cv2.IMREAD_COLOR)
-        if img is None:
-            raise LegodataError(f"cannot read image {store.root / rec.image_path}")
-        mask = cv2.imread(str(store.root / rec.mask_path), cv2.IMREAD_UNCHANGED) if rec.mask_path else None
-        if mask is not None and mask.ndim == 3:
-            mask = mask[..., 0]
-        r, c = divmod(k, cols)
-        sheet[r * tile : (r + 1) * tile, c * tile : (c + 1) * tile] = render_tile(img, mask, rec, axis_len, tile)
+    tiles = [render_tile(*_read_view(store, rec), rec, axis_len, tile) for rec in chosen]
+    sheet = grid(tiles, columns=sheet_shape(len(tiles), 1)[1], background=32)
     path = Path(out) if out else store.root / "preview.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), sheet):
         raise LegodataError(f"cannot write {path}")
     return path
+
+
+def _read_view(store: Store, rec: Record) -> tuple[np.ndarray, np.ndarray | None]:
+    """The record's BGR image and its instance mask (None when it has none)."""
+    img = cv2.imread(str(store.root / rec.image_path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise LegodataError(f"cannot read image {store.root / rec.image_path}")
+    mask = cv2.imread(str(store.root / rec.mask_path), cv2.IMREAD_UNCHANGED) if rec.mask_path else None
+    if mask is not None and mask.ndim == 3:
+        mask = mask[..., 0]
+    return img, mask

@@ -124,7 +124,7 @@ def _write_mask(path: Path, mask: np.ndarray) -> None:
 def export_bop(store: str | Path | Store, out: str | Path, split: str = DEFAULT_SPLIT) -> dict[str, int]:
     """Write ``store`` as a BOP dataset into ``out`` (replaced in one rename). Returns counts."""
     store, catalogue, records, obj_of = open_for_export(store)
-    meshes = MeshCache(store, catalogue)
+    writer = _BopWriter(store, MeshCache(store, catalogue), obj_of)
     groups: OrderedDict[str, list[Record]] = OrderedDict()
     for rec in records:
         groups.setdefault(rec.group_id, []).append(rec)
@@ -132,17 +132,7 @@ def export_bop(store: str | Path | Store, out: str | Path, split: str = DEFAULT_
     counts = {"scenes": 0, "images": 0, "instances": 0, "objects": len(obj_of)}
 
     with staged_dir(out) as root:
-        models, models_eval = root / "models", root / "models_eval"
-        models.mkdir()
-        models_eval.mkdir()
-        infos = {}
-        for part_id, obj_id in obj_of.items():
-            mesh_mm = meshes.get(part_id).scaled(1000.0)
-            write_ply(mesh_mm, models / f"obj_{obj_id:06d}.ply")
-            write_ply(subdivide(mesh_mm, EVAL_MAX_EDGE_MM), models_eval / f"obj_{obj_id:06d}.ply")
-            infos[str(obj_id)] = model_info(mesh_mm, (catalogue.get(part_id) or {}).get("symmetry"))
-        _dump(models / "models_info.json", infos)
-        _dump(models_eval / "models_info.json", infos)  # same surfaces, so the same sizes and symmetries
+        writer.models(root, catalogue)
         _dump(
             root / "obj_ids.json",
             {
@@ -151,71 +141,109 @@ def export_bop(store: str | Path | Store, out: str | Path, split: str = DEFAULT_
                 "note": "BOP obj_id <-> legodata/LDraw part id; models/obj_NNNNNN.ply is that part in mm",
             },
         )
-        first = records[0]
-        _dump(
-            root / "camera.json",
-            {
-                "cx": first.K[0][2],
-                "cy": first.K[1][2],
-                "depth_scale": (first.depth_scale_m or 0.0001) * 1000.0,
-                "fx": first.K[0][0],
-                "fy": first.K[1][1],
-                "height": first.height,
-                "width": first.width,
-            },
-        )
+        _dump(root / "camera.json", _camera(records[0]))
         image_ids = []
         for group, recs in groups.items():
-            scene_dir = root / split / f"{scene_of[group]:06d}"
-            for sub in ("rgb", "depth", "mask", "mask_visib"):
-                (scene_dir / sub).mkdir(parents=True)
-            scene_camera, scene_gt, scene_gt_info = {}, {}, {}
-            for im_id, rec in zip(_im_ids(recs), recs):
-                name = f"{im_id:06d}"
-                copy_image(store.root / rec.image_path, scene_dir / "rgb" / f"{name}.png")
-                depth = None
-                depth_scale = (rec.depth_scale_m or 0.0001) * 1000.0
-                if rec.depth_path:
-                    copy_image(store.root / rec.depth_path, scene_dir / "depth" / f"{name}.png")
-                    depth = cv2.imread(str(store.root / rec.depth_path), cv2.IMREAD_UNCHANGED)
-                cam = {"cam_K": _flat(rec.K), "depth_scale": depth_scale}
-                if "R_w2c" in rec.meta and "t_w2c" in rec.meta:
-                    cam["cam_R_w2c"] = _flat(rec.meta["R_w2c"])
-                    cam["cam_t_w2c"] = _flat(np.asarray(rec.meta["t_w2c"], float) * 1000.0)
-                scene_camera[str(im_id)] = cam
-                ids = read_instance_mask(store, rec)
-                K = np.asarray(rec.K, float)
-                gts, gt_infos = [], []
-                for gt_idx, inst in enumerate(rec.instances):
-                    R, t = np.asarray(inst.R_m2c, float), np.asarray(inst.t_m2c, float)
-                    full = silhouette(meshes.get(inst.part_id), K, R, t, rec.width, rec.height)
-                    visib = ids == inst.instance_id
-                    full = full | visib  # the renderer's mask can gain an edge pixel over the polygon fill
-                    _write_mask(scene_dir / "mask" / f"{name}_{gt_idx:06d}.png", full)
-                    _write_mask(scene_dir / "mask_visib" / f"{name}_{gt_idx:06d}.png", visib)
-                    gts.append({"obj_id": obj_of[inst.part_id], "cam_R_m2c": _flat(R), "cam_t_m2c": _flat(t * 1000.0)})
-                    valid = int((full & (depth > 0)).sum()) if depth is not None else int(full.sum())
-                    px_all, px_visib = int(full.sum()), int(visib.sum())
-                    gt_infos.append(
-                        {
-                            "bbox_obj": list(bbox_of(full)),
-                            "bbox_visib": list(bbox_of(visib)),
-                            "px_count_all": px_all,
-                            "px_count_valid": valid,
-                            "px_count_visib": px_visib,
-                            "visib_fract": px_visib / px_all if px_all else 0.0,
-                        }
-                    )
-                scene_gt[str(im_id)] = gts
-                scene_gt_info[str(im_id)] = gt_infos
-                image_ids.append(
-                    {"scene_id": scene_of[group], "im_id": im_id, "record_id": rec.record_id, "group_id": group}
-                )
+            scene_id = scene_of[group]
+            for im_id, rec, n_instances in writer.scene(root / split / f"{scene_id:06d}", recs):
+                image_ids.append({"scene_id": scene_id, "im_id": im_id, "record_id": rec.record_id, "group_id": group})
                 counts["images"] += 1
-                counts["instances"] += len(gts)
-            _dump(scene_dir / "scene_camera.json", scene_camera)
-            _dump(scene_dir / "scene_gt.json", scene_gt)
-            _dump(scene_dir / "scene_gt_info.json", scene_gt_info)
+                counts["instances"] += n_instances
             counts["scenes"] += 1
         _dump(root / "image_ids.json", {"split": split, "images": image_ids})
     return counts
+
+
+def _camera(first: Record) -> dict[str, Any]:
+    """``camera.json``: the intrinsics of the first image."""
+    return {
+        "cx": first.K[0][2],
+        "cy": first.K[1][2],
+        "depth_scale": (first.depth_scale_m or 0.0001) * 1000.0,
+        "fx": first.K[0][0],
+        "fy": first.K[1][1],
+        "height": first.height,
+        "width": first.width,
+    }
+
+
+class _BopWriter:
+    """Writes the models and the scenes of one export (meshes read once, object ids fixed)."""
+
+    def __init__(self, store: Store, meshes: MeshCache, obj_of: dict[str, int]) -> None:
+        self.store, self.meshes, self.obj_of = store, meshes, obj_of
+
+    def models(self, root: Path, catalogue: dict[str, Any]) -> None:
+        """``models/`` and ``models_eval/`` (meshes in mm) with their ``models_info.json``."""
+        models, models_eval = root / "models", root / "models_eval"
+        models.mkdir()
+        models_eval.mkdir()
+        infos = {}
+        for part_id, obj_id in self.obj_of.items():
+            mesh_mm = self.meshes.get(part_id).scaled(1000.0)
+            write_ply(mesh_mm, models / f"obj_{obj_id:06d}.ply")
+            write_ply(subdivide(mesh_mm, EVAL_MAX_EDGE_MM), models_eval / f"obj_{obj_id:06d}.ply")
+            infos[str(obj_id)] = model_info(mesh_mm, (catalogue.get(part_id) or {}).get("symmetry"))
+        _dump(models / "models_info.json", infos)
+        _dump(models_eval / "models_info.json", infos)  # same surfaces, so the same sizes and symmetries
+
+    def scene(self, scene_dir: Path, recs: list[Record]) -> list[tuple[int, Record, int]]:
+        """Write one BOP scene; returns ``(im_id, record, number of instances)`` per image written."""
+        for sub in ("rgb", "depth", "mask", "mask_visib"):
+            (scene_dir / sub).mkdir(parents=True)
+        scene_camera, scene_gt, scene_gt_info, written = {}, {}, {}, []
+        for im_id, rec in zip(_im_ids(recs), recs):
+            depth, scene_camera[str(im_id)] = self._view(scene_dir, f"{im_id:06d}", rec)
+            gts, gt_infos = self._instances(scene_dir, f"{im_id:06d}", rec, depth)
+            scene_gt[str(im_id)] = gts
+            scene_gt_info[str(im_id)] = gt_infos
+            written.append((im_id, rec, len(gts)))
+        _dump(scene_dir / "scene_camera.json", scene_camera)
+        _dump(scene_dir / "scene_gt.json", scene_gt)
+        _dump(scene_dir / "scene_gt_info.json", scene_gt_info)
+        return written
+
+    def _view(self, scene_dir: Path, name: str, rec: Record) -> tuple[np.ndarray | None, dict[str, Any]]:
+        """Copy the image (and depth) of ``rec``; returns the depth array (or None) and its ``scene_camera`` entry."""
+        root = self.store.root
+        copy_image(root / rec.image_path, scene_dir / "rgb" / f"{name}.png")
+        depth = None
+        if rec.depth_path:
+            copy_image(root / rec.depth_path, scene_dir / "depth" / f"{name}.png")
+            depth = cv2.imread(str(root / rec.depth_path), cv2.IMREAD_UNCHANGED)
+        cam = {"cam_K": _flat(rec.K), "depth_scale": (rec.depth_scale_m or 0.0001) * 1000.0}
+        if "R_w2c" in rec.meta and "t_w2c" in rec.meta:
+            cam["cam_R_w2c"] = _flat(rec.meta["R_w2c"])
+            cam["cam_t_w2c"] = _flat(np.asarray(rec.meta["t_w2c"], float) * 1000.0)
+        return depth, cam
+
+    def _instances(self, scene_dir: Path, name: str, rec: Record, depth: np.ndarray | None):
+        """The amodal and visible masks of every instance of ``rec``; returns its ``scene_gt`` and
+        ``scene_gt_info`` entries."""
+        ids = read_instance_mask(self.store, rec)
+        K = np.asarray(rec.K, float)
+        gts, gt_infos = [], []
+        for gt_idx, inst in enumerate(rec.instances):
+            R, t = np.asarray(inst.R_m2c, float), np.asarray(inst.t_m2c, float)
+            full = silhouette(self.meshes.get(inst.part_id), K, R, t, rec.width, rec.height)
+            visib = ids == inst.instance_id
+            full = full | visib  # the renderer's mask can gain an edge pixel over the polygon fill
+            _write_mask(scene_dir / "mask" / f"{name}_{gt_idx:06d}.png", full)
+            _write_mask(scene_dir / "mask_visib" / f"{name}_{gt_idx:06d}.png", visib)
+            gts.append({"obj_id": self.obj_of[inst.part_id], "cam_R_m2c": _flat(R), "cam_t_m2c": _flat(t * 1000.0)})
+            gt_infos.append(_gt_info(full, visib, depth))
+        return gts, gt_infos
+
+
+def _gt_info(full: np.ndarray, visib: np.ndarray, depth: np.ndarray | None) -> dict[str, Any]:
+    """One ``scene_gt_info`` entry from the amodal and visible masks (and the depth, for ``px_count_valid``)."""
+    valid = int((full & (depth > 0)).sum()) if depth is not None else int(full.sum())
+    px_all, px_visib = int(full.sum()), int(visib.sum())
+    return {
+        "bbox_obj": list(bbox_of(full)),
+        "bbox_visib": list(bbox_of(visib)),
+        "px_count_all": px_all,
+        "px_count_valid": valid,
+        "px_count_visib": px_visib,
+        "visib_fract": px_visib / px_all if px_all else 0.0,
+    }

@@ -1,6 +1,7 @@
 """Stage, then rename: the one place that writes files and directories so readers never see them half-written.
 
-- :func:`atomic_write_bytes` / :func:`atomic_write_text`: write a temporary sibling, then rename it over the file.
+- :func:`atomic_open` (streaming), :func:`atomic_write_bytes` / :func:`atomic_write_text`: write a temporary
+  sibling, then rename it over the file.
 - :func:`create_exclusive_text`: create a file with its content unless it exists (no race between processes).
 - :func:`replace_dir`: move a finished directory onto a target in one rename; the old target stays whole if it fails.
 - :class:`StagedDir`: build a directory in a temporary sibling of the target and swap it in only when complete,
@@ -15,6 +16,7 @@ import os
 import shutil
 import socket
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -27,19 +29,33 @@ def _unique_tag() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so readers see either the old or the new file, never a partial one."""
+@contextmanager
+def atomic_open(path: str | Path, mode: str = "wb", *, encoding: str | None = None, perms: int | None = None):
+    """``with atomic_open(path, "w") as fh:`` write through ``fh``; on success the file replaces ``path`` in one
+    rename (after an fsync), on any failure it is removed and ``path`` is left as it was.
+
+    For writers that stream (``torch.save``, a mesh, a log). ``perms`` sets the file mode from the moment the file
+    exists (``0o600`` for secrets); by default the process umask applies, as for :func:`open`."""
     path = Path(path)
     tmp = _tmp_sibling(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if perms is None else perms)
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
+        with os.fdopen(fd, mode, encoding=encoding) as fh:
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        if perms is not None:
+            os.chmod(tmp, perms)  # whatever the umask
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so readers see either the old or the new file, never a partial one."""
+    with atomic_open(path, "wb") as fh:
+        fh.write(data)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from legodata.core.atomic import (
     StagedDir,
+    atomic_open,
     atomic_write_bytes,
     atomic_write_text,
     check_replaceable,
@@ -13,6 +14,7 @@ from legodata.core.atomic import (
 
 __all__ = [
     "StagedDir",
+    "atomic_open",
     "atomic_write_bytes",
     "atomic_write_text",
     "check_replaceable",

@@ -7,6 +7,7 @@ import pytest
 from legodata.core import atomic
 from legodata.core.atomic import (
     StagedDir,
+    atomic_open,
     atomic_write_bytes,
     atomic_write_text,
     check_replaceable,
@@ -48,6 +49,18 @@ def test_atomic_write_failure_keeps_the_old_file_and_leaves_no_temp(tmp_path, mo
     with pytest.raises(OSError, match="disk full"):
         atomic_write_text(p, "new")
     assert p.read_bytes() == b"old" and [x.name for x in tmp_path.iterdir()] == ["f.bin"]
+
+
+def test_atomic_open_streams_and_keeps_the_old_file_on_failure(tmp_path):
+    p = tmp_path / "secret.json"
+    with atomic_open(p, "w", encoding="utf-8", perms=0o600) as fh:
+        fh.write("new")
+    assert p.read_text() == "new" and p.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(ValueError):
+        with atomic_open(p, "wb") as fh:
+            fh.write(b"half")
+            raise ValueError("writer failed")
+    assert p.read_text() == "new" and [x.name for x in tmp_path.iterdir()] == ["secret.json"]
 
 
 def test_create_exclusive_only_once(tmp_path):

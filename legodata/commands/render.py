@@ -7,22 +7,24 @@ from typing import Annotated
 
 import typer
 
+from legodata.commands import options
 from legodata.commands.app import app
+from legodata.commands.options import Quiet, Verbose, device_option, out_option, seed_option
 
 
 @app.command()
 def render(
-    out: Annotated[str | None, typer.Option("--out", "-o", help="Output dataset directory.")] = None,
+    out: Annotated[str | None, out_option("Output dataset directory.")] = None,
     scenes: Annotated[int | None, typer.Option(help="Number of scenes (all shards together).")] = None,
     views: Annotated[int | None, typer.Option(help="Camera views per scene.")] = None,
     resolution: Annotated[int | None, typer.Option(help="Image width and height in pixels.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed: same seed, same scenes.")] = None,
+    seed: Annotated[int | None, seed_option("Random seed: same seed, same scenes.")] = None,
     parts: Annotated[str | None, typer.Option(help="Comma-separated LDraw part ids, or 'all'.")] = None,
     colours: Annotated[str | None, typer.Option(help="Comma-separated LDraw colour codes, or 'all'.")] = None,
     parts_per_scene: Annotated[str | None, typer.Option(help="MIN,MAX parts per scene.")] = None,
     orientation: Annotated[str | None, typer.Option(help="uniform | resting | canonical.")] = None,
     preset: Annotated[str | None, typer.Option(help="Render quality: fast | default | high.")] = None,
-    device: Annotated[str | None, typer.Option(help="auto (GPU if present) | cpu | gpu.")] = None,
+    device: Annotated[str | None, device_option("auto (GPU if present) | cpu | gpu.")] = None,
     workers: Annotated[int | None, typer.Option(help="Render worker processes.")] = None,
     shard: Annotated[str | None, typer.Option(help="K/N: render only scenes with index % N == K.")] = None,
     ldraw_dir: Annotated[
@@ -33,12 +35,14 @@ def render(
         bool, typer.Option("--ldraw-hires", help="Use the library's 48-segment primitives (p/48/) first.")
     ] = False,
     config: Annotated[str | None, typer.Option("--config", "-c", help="YAML or TOML file of settings.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     formats: Annotated[
         str | None, typer.Option("--format", help="Also export after rendering: bop,coco (into OUT/bop, OUT/coco).")
     ] = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
 ) -> None:
     """Render LEGO scenes with BlenderProc: RGB, instance masks, depth, poses, camera intrinsics."""
+    options.setup(quiet, verbose)
     from legodata.config import build_config, load_config_file, parse_range
     from legodata.jobs.render_job import run_render
 
@@ -67,11 +71,7 @@ def render(
 
         parse_formats(formats)  # a bad --format fails before rendering, not after
     summary = run_render(cfg, progress=not quiet)
-    typer.echo(
-        f"{summary.out}: {summary.scenes_rendered} scenes rendered ({summary.frames_rendered} frames, "
-        f"{summary.seconds_per_frame:.2f} s/frame), {summary.scenes_skipped} already done, "
-        f"{summary.scenes_failed} failed, {summary.wall_s:.1f} s"
-    )
+    typer.echo(summary.describe())
     if summary.failures:
         typer.echo(f"failed scenes are listed with their reasons in {summary.out}/failed/; re-run to retry them")
         raise typer.Exit(1)
@@ -91,20 +91,26 @@ def _export_and_report(store: str, out: str, formats: str) -> None:
 @app.command("export")
 def export_command(
     store: Annotated[str, typer.Argument(help="Local store (made by `legodata render`).")],
-    out: Annotated[str, typer.Option("--out", "-o", help="Directory; each format goes to OUT/<format>.")],
+    out: Annotated[str, out_option("Directory; each format goes to OUT/<format>.")],
     formats: Annotated[str, typer.Option("--format", help="Comma-separated: bop, coco.")] = "bop,coco",
+    quiet: Quiet = False,
+    verbose: Verbose = False,
 ) -> None:
     """Export a store as BOP (OUT/bop) and/or COCO (OUT/coco)."""
+    options.setup(quiet, verbose)
     _export_and_report(store, out, formats)
 
 
 @app.command("preview")
 def preview_command(
     store: Annotated[str, typer.Argument(help="Local store (made by `legodata render`).")],
-    out: Annotated[str | None, typer.Option("--out", "-o", help="PNG to write (default DIR/preview.png).")] = None,
+    out: Annotated[str | None, out_option("PNG to write (default DIR/preview.png).")] = None,
     n: Annotated[int, typer.Option("--n", help="Number of images on the sheet.")] = 16,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
 ) -> None:
     """Contact sheet: images with mask overlays, part labels and each part's model axes (X red, Y green, Z blue)."""
+    options.setup(quiet, verbose)
     from legodata.preview import preview
 
     typer.echo(str(preview(store, out, n=n)))
@@ -121,8 +127,11 @@ def parts_command(
     symmetry: Annotated[
         bool, typer.Option("--symmetry", help="Also compute each LDraw part's symmetry group (about 0.1-1 s a part).")
     ] = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
 ) -> None:
     """List parts: the built-in catalogue (id, kind, name, symmetry group size), or an LDraw library's parts."""
+    options.setup(quiet, verbose)
     ldraw_dir = ldraw_dir or os.environ.get("LDRAWDIR") or None
     if ldraw_dir is None:
         from legodata.parts.catalogue import get_part, list_parts
@@ -156,8 +165,9 @@ def _symmetry_text(group) -> str:
 
 
 @app.command("colours")
-def colours_command() -> None:
+def colours_command(quiet: Quiet = False, verbose: Verbose = False) -> None:
     """List the built-in LDraw colours: code, name, sRGB hex."""
+    options.setup(quiet, verbose)
     from legodata.parts.colours import list_colours
 
     for c in list_colours():

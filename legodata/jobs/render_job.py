@@ -6,6 +6,7 @@ and safe to kill at any moment (scenes are committed by one rename).
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -23,6 +24,8 @@ from legodata.scene.sampler import PartGeometry, SamplerConfig, sample_scene, sc
 from legodata.sources.render import scene_records
 from legodata.store.atomic import atomic_write_text
 from legodata.store.store import Store
+
+logger = logging.getLogger(__name__)
 
 FAIL_FAST_AFTER = 3  # scenes that may fail before the first success before the run stops
 
@@ -43,6 +46,17 @@ class RenderSummary:
     @property
     def seconds_per_frame(self) -> float:
         return self.wall_s / self.frames_rendered if self.frames_rendered else float("nan")
+
+    def describe(self) -> str:
+        """One line for people: what was rendered, at what speed; "nothing to render" when all was done."""
+        if not self.scenes_rendered and not self.scenes_failed:
+            done = f"{self.scenes_skipped} scenes already done" if self.scenes_skipped else "this shard has no scenes"
+            return f"{self.out}: nothing to render: {done}"
+        speed = f", {self.seconds_per_frame:.2f} s/frame" if self.frames_rendered else ""
+        return (
+            f"{self.out}: {self.scenes_rendered} scenes rendered ({self.frames_rendered} frames{speed}), "
+            f"{self.scenes_skipped} already done, {self.scenes_failed} failed, {self.wall_s:.1f} s"
+        )
 
 
 @dataclass(frozen=True)
@@ -206,7 +220,7 @@ def run_render(cfg: RenderConfig, progress: bool = True) -> RenderSummary:
                 continue
             if error:
                 failures.append(f"scene {scene_id}: {error}")
-                bar.write(f"scene {scene_id} failed: {error}")
+                logger.warning("scene %s failed: %s", scene_id, error)
             else:
                 rendered += 1
             bar.update(1)

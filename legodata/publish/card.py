@@ -94,6 +94,7 @@ def render_card(
     licence: str,
     preview_caption: str,
     legodata_version: str,
+    depth_images: int = 0,
 ) -> str:
     """The whole README.md text."""
     n_images = sum(stats.records.values())
@@ -120,6 +121,7 @@ def render_card(
         "pretty_name": pretty_name,
         "legodata_version": legodata_version,
         "preview_caption": preview_caption,
+        "depth_note": _depth_note(depth_images, n_images),
         "configs_table": _table(
             [
                 ["`scenes`", n_images, "images + instance masks + per-instance poses"],
@@ -194,6 +196,12 @@ def render_card(
     }
     body = string.Template(load_template()).safe_substitute({k: str(v) for k, v in values.items()})
     return header + "\n" + body
+
+
+def _depth_note(with_depth: int, n_images: int) -> str:
+    if with_depth == n_images:
+        return f"all {n_images} images have depth"
+    return f"{with_depth} of {n_images} images have depth" if with_depth else "no image here has depth"
 
 
 def _symmetry_text(symmetry: dict) -> str:

@@ -15,7 +15,7 @@ def _mat3(Value, List):
 
 
 def scenes_features(part_names: list[str]):
-    """One row per image: the image, its uint16 instance mask, camera, and every instance's ground truth."""
+    """One row per image: the image, its uint16 instance mask and depth, camera, and every instance's ground truth."""
     Features, Value, Image, ClassLabel, List = _types()
     instance = {
         "instance_id": Value("int32"),
@@ -34,6 +34,7 @@ def scenes_features(part_names: list[str]):
         {
             "image": Image(),
             "mask": Image(),
+            "depth": Image(),  # uint16 PNG, metres = value * depth_scale_m, 0 = no depth; None: the record has none
             "record_id": Value("string"),
             "group_id": Value("string"),
             "source": Value("string"),

@@ -10,7 +10,8 @@ import numpy as np
 
 from legodata.core.records import Record
 from legodata.geometry import crops
-from legodata.publish.validate import Loaded
+from legodata.publish.stores import SourceRecord
+from legodata.publish.validate import Loaded, RecordError
 
 
 @dataclass(frozen=True)
@@ -31,12 +32,37 @@ def _lists(m) -> list:
     return [list(row) for row in m]
 
 
-def scene_row(rec: Record, loaded: Loaded, labels: dict[str, int]) -> dict[str, Any]:
-    """The ``scenes`` row, ready for arrow: image and uint16 mask embedded byte for byte as they are in the store,
-    part ids as class indices (``labels``: part id -> index in the ClassLabel names)."""
+def depth_bytes(sr: SourceRecord, check: bool = False) -> bytes | None:
+    """The record's depth PNG as stored, or ``None`` when it has none; ``check``: it must be a uint16 PNG of the
+    image's size with a positive ``depth_scale_m`` (else a :class:`RecordError` naming the field)."""
+    rec = sr.record
+    if rec.depth_path is None:
+        return None
+    try:
+        data = (sr.source.root / rec.depth_path).read_bytes()
+    except FileNotFoundError:
+        raise RecordError(sr, "depth_path", f"file {rec.depth_path} does not exist") from None
+    except OSError as exc:
+        raise RecordError(sr, "depth_path", f"cannot read {rec.depth_path} ({exc.strerror})") from None
+    if check:
+        depth = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        if depth is None or depth.dtype != np.uint16 or depth.shape != (rec.height, rec.width):
+            raise RecordError(
+                sr, "depth_path", f"{rec.depth_path} is not a single-channel uint16 PNG of {rec.width}x{rec.height}"
+            )
+        if not (isinstance(rec.depth_scale_m, (int, float)) and rec.depth_scale_m > 0):
+            raise RecordError(sr, "depth_scale_m", f"{rec.depth_scale_m!r}: a record with depth needs a positive scale")
+    return data
+
+
+def scene_row(rec: Record, loaded: Loaded, labels: dict[str, int], depth: bytes | None = None) -> dict[str, Any]:
+    """The ``scenes`` row, ready for arrow: image, uint16 mask and uint16 depth (``None`` without one) embedded byte
+    for byte as they are in the store, part ids as class indices (``labels``: part id -> index in the ClassLabel
+    names)."""
     return {
         "image": {"bytes": loaded.image_bytes, "path": None},
         "mask": {"bytes": loaded.mask_bytes, "path": None},
+        "depth": None if depth is None else {"bytes": depth, "path": None},
         "record_id": rec.record_id,
         "group_id": rec.group_id,
         "source": rec.source,

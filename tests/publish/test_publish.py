@@ -1,4 +1,5 @@
 import json
+import logging
 import subprocess
 import sys
 from dataclasses import replace
@@ -220,6 +221,11 @@ def _no_mask(d, store):
     d["mask_path"] = None
 
 
+def _small_depth(d, store):
+    cv2.imwrite(str(store.root / "small_depth.png"), np.ones((10, 10), np.uint16))
+    d["depth_path"] = "small_depth.png"
+
+
 @pytest.mark.parametrize(
     "mutate,field",
     [
@@ -231,6 +237,7 @@ def _no_mask(d, store):
         (_missing_instance, "mask_path"),
         (_wrong_count, "instances[0].px_count_visib"),
         (_no_mask, "mask_path"),
+        (_small_depth, "depth_path"),
     ],
 )
 def test_bad_records_fail_validation_naming_store_record_and_field(tmp_path, mutate, field):
@@ -350,3 +357,76 @@ def test_cli_publish(tmp_path):
     assert "4 images" in result.stdout and (tmp_path / "out" / "README.md").is_file()
     bad = subprocess.run(cmd + ["--split", "0.5,0.5"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.startswith("legodata: error: --split") and "Traceback" not in bad.stderr
+
+
+def test_depth_is_published_byte_for_byte_and_none_without_depth(tmp_path):
+    store = build_store(tmp_path / "store", scenes=2, views=2)
+    with_depth = {"000000_0001": None, "000001_0000": None}
+    rng = np.random.default_rng(4)
+    for record_id in with_depth:
+        depth = rng.integers(1, 65535, size=(48, 64), dtype=np.uint16)
+        depth[0, :3] = (0, 1, 65535)  # no depth, the smallest and the largest value
+        depth[5, 7] = 4321  # 0.4321 m
+        rel = f"depth_{record_id}.png"
+        cv2.imwrite(str(store.root / rel), depth)
+        with_depth[record_id] = depth
+
+        def add_depth(d, store, rel=rel):
+            d["depth_path"], d["depth_scale_m"] = rel, 1e-4
+
+        _rewrite_record(store, record_id, add_depth)
+    summary = publish([store.root], tmp_path / "out", split="1,0,0")
+    ds = load(summary.out, "scenes", tmp_path)["train"]
+    assert ds.features["depth"] == datasets.Image()
+    rows = {row["record_id"]: row for row in ds}
+    assert len(rows) == 4
+    for record_id, row in rows.items():
+        if record_id not in with_depth:
+            assert row["depth"] is None
+            continue
+        got = np.array(row["depth"])
+        assert got.dtype == np.uint16 and np.array_equal(got, with_depth[record_id])
+        assert got[5, 7] * row["depth_scale_m"] == pytest.approx(0.4321)
+    raw = {r["record_id"]: r["depth"] for r in ds.cast_column("depth", datasets.Image(decode=False))}
+    for record_id in with_depth:
+        assert raw[record_id]["bytes"] == (store.root / f"depth_{record_id}.png").read_bytes()
+    assert "2 of 4 images have depth" in (summary.out / "README.md").read_text()
+
+
+def _split_warnings(caplog):
+    return [r.getMessage() for r in caplog.records if r.name == "legodata.publish.api" and r.levelname == "WARNING"]
+
+
+def test_an_empty_split_is_warned_about_with_a_seed_that_fills_it(tmp_path, caplog):
+    import re
+
+    store = build_store(tmp_path / "store", scenes=6)
+    caplog.set_level(logging.WARNING, logger="legodata")
+    summary = publish([store.root], tmp_path / "out")  # the default 0.8,0.1,0.1, seed 0: all 6 scenes in train
+    assert summary.rows["scenes"] == {"train": 12, "validation": 0, "test": 0}
+    (message,) = _split_warnings(caplog)
+    assert "\n" not in message
+    assert message.startswith("validation and test got none of the 6 groups (--split 0.8,0.1,0.1 --seed 0)")
+    seed = int(re.search(r"--seed (\d+) puts a group in every split", message).group(1))
+    caplog.clear()
+    filled = publish([store.root], tmp_path / "out", seed=seed)
+    assert all(filled.rows["scenes"].values()) and _split_warnings(caplog) == []
+    publish([store.root], tmp_path / "out", split="1,0,0")  # an empty split asked for is no surprise
+    assert _split_warnings(caplog) == []
+
+
+def test_too_few_groups_for_the_splits_are_named(tmp_path, caplog):
+    store = build_store(tmp_path / "store", scenes=2)
+    caplog.set_level(logging.WARNING, logger="legodata")
+    publish([store.root], tmp_path / "out", split="0.4,0.3,0.3")
+    (message,) = _split_warnings(caplog)
+    assert "3 splits need at least 3 groups" in message and "of the 2 groups" in message
+
+
+def test_cli_publish_warns_on_stderr_also_when_quiet(tmp_path):
+    store = build_store(tmp_path / "store", scenes=6)
+    cmd = [sys.executable, "-m", "legodata.cli", "publish", str(store.root), "--out", str(tmp_path / "out"), "-q"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning: validation and test got none of the 6 groups")

@@ -1,4 +1,7 @@
-"""The training commands: train-mask, train-rot, evaluate."""
+"""The training commands: train-mask, train-rot, evaluate.
+
+Their defaults are read from :class:`legodata.train.config.TrainConfig` (per task), never restated here.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +9,20 @@ from typing import Annotated
 
 import typer
 
+from legodata.commands import options
 from legodata.commands.app import app
+from legodata.commands.options import Quiet, Verbose, device_option, out_option, seed_option
+from legodata.train.config import TrainConfig
 
 
-def _train_command(task: str, dataset: str, out: str, **options) -> None:
+def _train_command(task: str, dataset: str, out: str, **settings) -> None:
     from legodata.train import torch_module
 
+    cfg = TrainConfig(task=task, dataset=dataset, out=out, **settings).validate()  # bad flags fail before torch
     torch_module()
-    from legodata.train.loop import TrainConfig, train
+    from legodata.train.loop import train
 
-    result = train(TrainConfig(task=task, dataset=dataset, out=out, **options))
+    result = train(cfg)
     if result:  # rank 0
         from legodata.train.tasks import get_task
 
@@ -25,18 +32,21 @@ def _train_command(task: str, dataset: str, out: str, **options) -> None:
         typer.echo(f"{out}: best.pt, last.pt, config.json, metrics.json, curves.png")
 
 
+# The defaults of each command: what TrainConfig holds for that task when given no settings.
+_MASK = TrainConfig(task="mask", dataset="", out="")
+_ROT = TrainConfig(task="rot", dataset="", out="")
+
 _Epochs = Annotated[int, typer.Option(help="Training epochs (total, also with --resume).")]
 _Batch = Annotated[int, typer.Option("--batch-size", help="Samples per batch (per process under torchrun).")]
 _Lr = Annotated[float, typer.Option(help="Peak learning rate (AdamW, warm-up then cosine).")]
-_Seed = Annotated[int, typer.Option(help="Random seed: same seed, same run on CPU.")]
-_Device = Annotated[str, typer.Option(help="auto (CUDA + mixed precision if present) | cpu | cuda.")]
+_Seed = Annotated[int, seed_option("Random seed: same seed, same run on CPU.")]
+_Device = Annotated[str, device_option("auto (CUDA + mixed precision if present) | cpu | cuda.")]
 _Resume = Annotated[bool, typer.Option("--resume", help="Continue the run in --out from last.pt.")]
 _Weights = Annotated[str | None, typer.Option(help="Initial weights: a checkpoint or state dict of this model.")]
 _Limit = Annotated[int | None, typer.Option(help="Use at most this many dataset rows per split.")]
 _Minutes = Annotated[float | None, typer.Option("--max-minutes", help="Stop training after this many minutes.")]
 _Workers = Annotated[int, typer.Option(help="DataLoader worker processes.")]
-_Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
-_Out = Annotated[str, typer.Option("--out", "-o", help="RUN_DIR for checkpoints and metrics.")]
+_Out = Annotated[str, out_option("RUN_DIR for checkpoints and metrics.")]
 _Dataset = Annotated[str, typer.Argument(help="Published dataset folder or Hugging Face Hub id.")]
 
 
@@ -44,20 +54,24 @@ _Dataset = Annotated[str, typer.Argument(help="Published dataset folder or Huggi
 def train_mask_command(
     dataset: _Dataset,
     out: _Out,
-    epochs: _Epochs = 20,
-    batch_size: _Batch = 16,
-    image_size: Annotated[int, typer.Option(help="Scenes are resized to this square size (multiple of 16).")] = 128,
-    lr: _Lr = 2e-3,
-    seed: _Seed = 0,
-    device: _Device = "auto",
-    resume: _Resume = False,
-    weights: _Weights = None,
-    limit: _Limit = None,
-    max_minutes: _Minutes = None,
-    workers: _Workers = 0,
-    quiet: _Quiet = False,
+    epochs: _Epochs = _MASK.epochs,
+    batch_size: _Batch = _MASK.batch_size,
+    image_size: Annotated[
+        int, typer.Option(help="Scenes are resized to this square size (multiple of 16).")
+    ] = _MASK.image_size,
+    lr: _Lr = _MASK.lr,
+    seed: _Seed = _MASK.seed,
+    device: _Device = _MASK.device,
+    resume: _Resume = _MASK.resume,
+    weights: _Weights = _MASK.weights,
+    limit: _Limit = _MASK.limit,
+    max_minutes: _Minutes = _MASK.max_minutes,
+    workers: _Workers = _MASK.workers,
+    quiet: Quiet = _MASK.quiet,
+    verbose: Verbose = False,
 ) -> None:
     """Train the masking model: image + query (part id, colour) -> mask of that part (config 'scenes')."""
+    options.setup(quiet, verbose)
     _train_command(
         "mask", dataset, out, epochs=epochs, batch_size=batch_size, image_size=image_size, lr=lr, seed=seed,
         device=device, resume=resume, weights=weights, limit=limit, max_minutes=max_minutes, workers=workers,
@@ -69,21 +83,23 @@ def train_mask_command(
 def train_rot_command(
     dataset: _Dataset,
     out: _Out,
-    epochs: _Epochs = 20,
-    batch_size: _Batch = 32,
-    image_size: Annotated[int, typer.Option(help="Part crops are resized to this square size.")] = 64,
-    lr: _Lr = 1e-3,
-    seed: _Seed = 0,
-    device: _Device = "auto",
-    augment: Annotated[bool, typer.Option(help="Random in-plane rotation with the matching label.")] = True,
-    resume: _Resume = False,
-    weights: _Weights = None,
-    limit: _Limit = None,
-    max_minutes: _Minutes = None,
-    workers: _Workers = 0,
-    quiet: _Quiet = False,
+    epochs: _Epochs = _ROT.epochs,
+    batch_size: _Batch = _ROT.batch_size,
+    image_size: Annotated[int, typer.Option(help="Part crops are resized to this square size.")] = _ROT.image_size,
+    lr: _Lr = _ROT.lr,
+    seed: _Seed = _ROT.seed,
+    device: _Device = _ROT.device,
+    augment: Annotated[bool, typer.Option(help="Random in-plane rotation with the matching label.")] = _ROT.augment,
+    resume: _Resume = _ROT.resume,
+    weights: _Weights = _ROT.weights,
+    limit: _Limit = _ROT.limit,
+    max_minutes: _Minutes = _ROT.max_minutes,
+    workers: _Workers = _ROT.workers,
+    quiet: Quiet = _ROT.quiet,
+    verbose: Verbose = False,
 ) -> None:
     """Train the rotation model: masked part crop + part id -> R_m2c, symmetry-aware (config 'parts')."""
+    options.setup(quiet, verbose)
     _train_command(
         "rot", dataset, out, epochs=epochs, batch_size=batch_size, image_size=image_size, lr=lr, seed=seed,
         device=device, augment=augment, resume=resume, weights=weights, limit=limit, max_minutes=max_minutes,
@@ -97,10 +113,13 @@ def evaluate_command(
     dataset: _Dataset,
     split: Annotated[str, typer.Option(help="train | validation | test.")] = "test",
     checkpoint: Annotated[str, typer.Option(help="best | last.")] = "best",
-    device: _Device = "auto",
+    device: _Device = _MASK.device,
     limit: _Limit = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
 ) -> None:
     """Re-score a trained checkpoint on a split; writes RUN_DIR/eval-SPLIT.json."""
+    options.setup(quiet, verbose)
     from legodata.train import torch_module
 
     torch_module()

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from legodata.errors import LegodataError
 from legodata.train import data
-from legodata.train.loop import pick_device, read_checkpoint
+from legodata.train.checkpoint import read_checkpoint
+from legodata.train.loop import pick_device
 from legodata.train.models import build_model, load_weights
 from legodata.train.tasks import get_task
 

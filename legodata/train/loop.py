@@ -12,44 +12,24 @@ config needed to rebuild the network), ``metrics.json`` and ``curves.png``.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from legodata.errors import LegodataError, require
 from legodata.train import data
+from legodata.train.checkpoint import CHECKPOINT_FORMAT, initial_weights, read_checkpoint, save_checkpoint
+from legodata.train.config import TrainConfig, config_from_dict
 from legodata.train.models import build_model, load_weights
 from legodata.train.tasks import Task, get_task, to_device, torch
 
-CHECKPOINT_FORMAT = "legodata-train/1"
+__all__ = ["TrainConfig", "config_from_dict", "pick_device", "prepare", "read_checkpoint", "train", "update_policy"]
 
-
-@dataclass
-class TrainConfig:
-    task: str  # mask | rot
-    dataset: str
-    out: str
-    epochs: int = 10
-    batch_size: int = 16
-    image_size: int = 128
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    seed: int = 0
-    device: str = "auto"
-    workers: int = 0
-    augment: bool = True  # rot: random in-plane rotation with the matching label change
-    resume: bool = False
-    weights: str | None = None  # user-supplied initial weights (a checkpoint or a state dict)
-    limit: int | None = None  # at most this many dataset rows per split (quick runs)
-    max_minutes: float | None = None  # stop training after this long (the LR schedule follows the clock)
-    base: int | None = None  # network width (default per task)
-    quiet: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+logger = logging.getLogger(__name__)
 
 
 # --- devices, processes ---------------------------------------------------------------------------------------------
@@ -98,41 +78,6 @@ def init_distributed(device_name: str) -> tuple[Dist, Any]:
     return Dist(world, rank, local), device
 
 
-# --- checkpoints ----------------------------------------------------------------------------------------------------
-
-
-def read_checkpoint(path: Path) -> dict:
-    if not path.is_file():
-        raise LegodataError(f"checkpoint {path} does not exist; train first or give the RUN_DIR of a finished run")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user problem
-        raise LegodataError(f"checkpoint {path} cannot be read ({type(exc).__name__}); is it a legodata run?") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise LegodataError(f"checkpoint {path} is not a {CHECKPOINT_FORMAT} checkpoint written by legodata train")
-    return ckpt
-
-
-def _save(path: Path, payload: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-
-
-def _initial_weights(model, path: str) -> None:
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise LegodataError(f"--weights {path}: no such file")
-    try:
-        obj = torch.load(p, map_location="cpu", weights_only=False)
-    except Exception as exc:  # noqa: BLE001
-        raise LegodataError(f"--weights {path}: cannot be read by torch.load ({type(exc).__name__})") from None
-    state = obj.get("model", obj) if isinstance(obj, dict) else obj
-    if not isinstance(state, dict):
-        raise LegodataError(f"--weights {path}: expected a state dict or a legodata checkpoint")
-    load_weights(model, state, f"--weights {path}")
-
-
 # --- the loop -------------------------------------------------------------------------------------------------------
 
 
@@ -177,8 +122,66 @@ def prepare(task: Task, cfg: TrainConfig, splits=("train", "validation", "test")
     return vocab, out
 
 
+@dataclass
+class _Run:
+    """One training run: its model and optimiser, data, and the state a checkpoint keeps."""
+
+    task: Task
+    cfg: TrainConfig
+    dist: Dist
+    device: Any
+    run_dir: Path
+    model: Any
+    net: Any  # the model, or its DistributedDataParallel wrapper
+    model_config: dict
+    optimiser: Any
+    scaler: Any
+    samples: dict  # split -> samples ("train" always, "validation"/"test" when the dataset has them)
+    epochs_done: int = 0
+    step: int = 0
+    history: list = field(default_factory=list)
+    best_score: float = -math.inf
+    val_text: str = ""  # the last validation summary, shown on the progress bar and in the epoch line
+
+    @property
+    def amp(self) -> bool:
+        return self.device.type == "cuda"
+
+    @property
+    def last_path(self) -> Path:
+        return self.run_dir / "last.pt"
+
+    @property
+    def best_path(self) -> Path:
+        return self.run_dir / "best.pt"
+
+    def has(self, split: str) -> bool:
+        return self.samples.get(split) is not None and len(self.samples[split]) > 0
+
+
+@dataclass
+class _Clock:
+    """Wall-clock budget (``--max-minutes``) and the training throughput."""
+
+    budget_s: float | None
+    start: float = field(default_factory=time.monotonic)
+    train_seconds: float = 0.0
+    seen: int = 0  # training samples over all processes
+
+    def progress(self, step: int, total_steps: int) -> float:
+        """Fraction of the run done: by steps, or by the clock when that is further."""
+        done = step / total_steps
+        if self.budget_s:
+            done = max(done, (time.monotonic() - self.start) / self.budget_s)
+        return done
+
+    def out_of_time(self) -> bool:
+        return bool(self.budget_s) and time.monotonic() - self.start > self.budget_s
+
+
 def train(cfg: TrainConfig, task: Task | None = None) -> dict:
     """Train, checkpoint, evaluate on validation each epoch and on test at the end; returns ``metrics.json``."""
+    cfg = cfg.validate()
     task = task or get_task(cfg.task)
     dist, device = init_distributed(cfg.device)
     try:
@@ -189,23 +192,46 @@ def train(cfg: TrainConfig, task: Task | None = None) -> dict:
 
 
 def _train(task: Task, cfg: TrainConfig, dist: Dist, device) -> dict:
+    run = _start(task, cfg, dist, device)
+    train_ds = task.torch_dataset(run.samples["train"], train=True, seed=cfg.seed, augment=cfg.augment)
+    loader, sampler = _loader(train_ds, cfg.batch_size, dist, cfg.seed, cfg.workers, shuffle=True)
+    total_steps = max(1, cfg.epochs * len(loader))
+    if dist.main:
+        run.run_dir.mkdir(parents=True, exist_ok=True)
+        (run.run_dir / "config.json").write_text(
+            json.dumps({"train": cfg.to_json(), "model": run.model_config, "world_size": dist.world}, indent=2) + "\n"
+        )
+    clock = _Clock(cfg.max_minutes * 60 if cfg.max_minutes else None)
+    out_of_time = False
+    for epoch in range(run.epochs_done, cfg.epochs):
+        sampler.set_epoch(epoch)
+        train_ds.set_epoch(epoch)
+        entry, out_of_time = _train_epoch(run, loader, epoch, total_steps, clock)
+        if dist.main:
+            _end_epoch(run, entry)
+        dist.barrier()
+        if out_of_time:
+            break
+    result = _finish(run, clock, out_of_time) if dist.main else {}
+    dist.barrier()
+    return result
+
+
+def _start(task: Task, cfg: TrainConfig, dist: Dist, device) -> _Run:
+    """Check RUN_DIR, seed, load the samples, build (or restore with ``--resume``) model and optimiser."""
     run_dir = Path(cfg.out).expanduser()
-    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
+    last_path = run_dir / "last.pt"
     if cfg.resume and not last_path.is_file():
         raise LegodataError(f"--resume: {last_path} does not exist; run without --resume to start")
     if not cfg.resume and last_path.exists():
         raise LegodataError(
             f"--out {run_dir} already holds a run (last.pt): add --resume to continue it or choose a new --out"
         )
-    if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.image_size < 16:
-        raise LegodataError("--epochs and --batch-size must be >= 1, --image-size >= 16")
-
     torch.manual_seed(cfg.seed)
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
     vocab, samples = prepare(task, cfg)
-    train_samples, val_samples, test_samples = samples["train"], samples.get("validation"), samples.get("test")
-    if not len(train_samples):
+    if not len(samples["train"]):
         raise LegodataError(f"dataset {cfg.dataset}: the train split has no usable samples for {task.name}")
 
     model_config = {**task.model_config(vocab, cfg.base), "image_size": cfg.image_size}
@@ -213,137 +239,139 @@ def _train(task: Task, cfg: TrainConfig, dist: Dist, device) -> dict:
     if task.channels_last:
         model = model.to(memory_format=torch.channels_last)
     if cfg.weights and not cfg.resume:
-        _initial_weights(model, cfg.weights)
+        initial_weights(model, cfg.weights)
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    amp = device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
-
-    start_epoch, history, best_score, step = 0, [], -math.inf, 0
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
+    run = _Run(task, cfg, dist, device, run_dir, model, model, model_config, optimiser, scaler, samples)
     if cfg.resume:
-        ckpt = read_checkpoint(last_path)
-        if ckpt["task"] != task.name or ckpt["model_config"] != model_config:
-            raise LegodataError(
-                f"--resume: {last_path} was trained with other settings (task, parts, colours, --image-size or "
-                "width differ from this command's); use the same DATASET and flags, or a new --out"
-            )
-        load_weights(model, ckpt["model"], str(last_path))
-        optimiser.load_state_dict(ckpt["optimizer"])
-        scaler.load_state_dict(ckpt["scaler"])
-        start_epoch, history, best_score, step = ckpt["epoch"], ckpt["history"], ckpt["best_score"], ckpt["step"]
-
-    net = model
+        _restore(run)
     if dist.world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if amp else None)
-    train_ds = task.torch_dataset(train_samples, train=True, seed=cfg.seed, augment=cfg.augment)
-    loader, sampler = _loader(train_ds, cfg.batch_size, dist, cfg.seed, cfg.workers, shuffle=True)
-    total_steps = max(1, cfg.epochs * len(loader))
+        ids = [device.index] if run.amp else None
+        run.net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    logger.debug("%s: %d training samples, model %s, device %s", task.name, len(samples["train"]), model_config, device)
+    return run
 
-    if dist.main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.json").write_text(
-            json.dumps({"train": cfg.to_json(), "model": model_config, "world_size": dist.world}, indent=2) + "\n"
+
+def _restore(run: _Run) -> None:
+    """``--resume``: weights, optimiser, scaler and progress from ``last.pt``."""
+    ckpt = read_checkpoint(run.last_path)
+    if ckpt["task"] != run.task.name or ckpt["model_config"] != run.model_config:
+        raise LegodataError(
+            f"--resume: {run.last_path} was trained with other settings (task, parts, colours, --image-size or "
+            "width differ from this command's); use the same DATASET and flags, or a new --out"
         )
+    load_weights(run.model, ckpt["model"], str(run.last_path))
+    run.optimiser.load_state_dict(ckpt["optimizer"])
+    run.scaler.load_state_dict(ckpt["scaler"])
+    run.epochs_done, run.history = ckpt["epoch"], ckpt["history"]
+    run.best_score, run.step = ckpt["best_score"], ckpt["step"]
 
+
+def update_policy(run: _Run, batch: dict, lr: float) -> float:
+    """One optimisation step on ``batch`` at learning rate ``lr`` (mixed precision on CUDA); returns the loss."""
+    for group in run.optimiser.param_groups:
+        group["lr"] = lr
+    batch = to_device(batch, run.device, run.task.channels_last)
+    with torch.autocast(device_type=run.device.type, dtype=torch.float16, enabled=run.amp):
+        loss = run.task.loss(run.net, batch)
+    run.optimiser.zero_grad(set_to_none=True)
+    run.scaler.scale(loss).backward()
+    run.scaler.step(run.optimiser)
+    run.scaler.update()
+    run.step += 1
+    return float(loss.detach())
+
+
+def _train_epoch(run: _Run, loader, epoch: int, total_steps: int, clock: _Clock) -> tuple[dict, bool]:
+    """One pass over ``loader`` (cut short by the time budget); returns the history entry and whether time ran out."""
     from tqdm.auto import tqdm
 
-    t_start, train_seconds, seen = time.monotonic(), 0.0, 0
-    budget_s = cfg.max_minutes * 60 if cfg.max_minutes else None
-    out_of_time = False
-    val_text = ""
-    for epoch in range(start_epoch, cfg.epochs):
-        sampler.set_epoch(epoch)
-        train_ds.set_epoch(epoch)
-        net.train()
-        t_epoch, loss_sum, n_batches = time.monotonic(), 0.0, 0
-        bar = tqdm(
-            loader, desc=f"{task.name} epoch {epoch + 1}/{cfg.epochs}", disable=cfg.quiet or not dist.main, leave=False
-        )
-        for batch in bar:
-            progress = step / total_steps
-            if budget_s:
-                progress = max(progress, (time.monotonic() - t_start) / budget_s)
-            for group in optimiser.param_groups:
-                group["lr"] = cfg.lr * _schedule(progress)
-            batch = to_device(batch, device, task.channels_last)
-            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
-                loss = task.loss(net, batch)
-            optimiser.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimiser)
-            scaler.update()
-            step += 1
-            loss_sum += float(loss.detach())
-            n_batches += 1
-            seen += len(next(iter(batch.values()))) * dist.world
-            bar.set_postfix_str(f"loss {loss_sum / n_batches:.4f}{val_text}")
-            if budget_s and time.monotonic() - t_start > budget_s:
-                out_of_time = True
-                break
-        bar.close()
-        seconds = time.monotonic() - t_epoch
-        train_seconds += seconds
-        entry = {
-            "epoch": epoch + 1,
-            "step": step,
-            "train_loss": loss_sum / max(n_batches, 1),
-            "lr": optimiser.param_groups[0]["lr"],
-            "seconds": seconds,
-        }
-        if dist.main:
-            if val_samples is not None and len(val_samples):
-                val = task.evaluate(model, val_samples, device, cfg.batch_size)
-                entry["validation"] = {k: v for k, v in val.items() if k != "per_part"}
-                score = task.score(val)
-                val_text = f" | val {task.summary(val)}"
-            else:
-                score = -entry["train_loss"]
-            history.append(entry)
-            is_best = score > best_score
-            best_score = max(best_score, score)
-            payload = {
-                "format": CHECKPOINT_FORMAT,
-                "task": task.name,
-                "model_config": model_config,
-                "model": model.state_dict(),
-                "optimizer": optimiser.state_dict(),
-                "scaler": scaler.state_dict(),
-                "epoch": epoch + 1,
-                "step": step,
-                "history": history,
-                "best_score": best_score,
-                "train_config": cfg.to_json(),
-            }
-            _save(last_path, payload)
-            if is_best:
-                _save(best_path, payload)
-            if not cfg.quiet:
-                tqdm.write(f"{task.name} epoch {epoch + 1}/{cfg.epochs}: loss {entry['train_loss']:.4f}{val_text}")
-            write_curves(history, run_dir / "curves.png", task)
-        dist.barrier()
-        if out_of_time:
+    cfg = run.cfg
+    run.net.train()
+    t_epoch, loss_sum, n_batches, out_of_time = time.monotonic(), 0.0, 0, False
+    desc = f"{run.task.name} epoch {epoch + 1}/{cfg.epochs}"
+    bar = tqdm(loader, desc=desc, disable=cfg.quiet or not run.dist.main, leave=False)
+    for batch in bar:
+        n = len(next(iter(batch.values())))
+        loss_sum += update_policy(run, batch, cfg.lr * _schedule(clock.progress(run.step, total_steps)))
+        n_batches += 1
+        clock.seen += n * run.dist.world
+        bar.set_postfix_str(f"loss {loss_sum / n_batches:.4f}{run.val_text}")
+        if clock.out_of_time():
+            out_of_time = True
             break
+    bar.close()
+    seconds = time.monotonic() - t_epoch
+    clock.train_seconds += seconds
+    entry = {
+        "epoch": epoch + 1,
+        "step": run.step,
+        "train_loss": loss_sum / max(n_batches, 1),
+        "lr": run.optimiser.param_groups[0]["lr"],
+        "seconds": seconds,
+    }
+    return entry, out_of_time
 
-    result: dict[str, Any] = {}
-    if dist.main:
-        best = read_checkpoint(best_path if best_path.is_file() else last_path)
-        load_weights(model, best["model"], str(best_path))
-        result = {
-            "task": task.name,
-            "dataset": cfg.dataset,
-            "epochs_done": history[-1]["epoch"] if history else 0,
-            "best_epoch": best["epoch"],
-            "train_samples_per_s": seen / train_seconds if train_seconds else None,
-            "stopped_by_time_budget": out_of_time,
-            "world_size": dist.world,
-            "history": history,
-        }
-        if val_samples is not None and len(val_samples):
-            result["validation"] = task.evaluate(model, val_samples, device, cfg.batch_size)
-        if test_samples is not None and len(test_samples):
-            result["test"] = task.evaluate(model, test_samples, device, cfg.batch_size)
-            task.after_training(model, test_samples, device, run_dir)
-        (run_dir / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
-    dist.barrier()
+
+def _end_epoch(run: _Run, entry: dict) -> None:
+    """Rank 0 after each epoch: validate, keep ``last.pt`` (and ``best.pt``), log one line, redraw the curves."""
+    task, cfg = run.task, run.cfg
+    if run.has("validation"):
+        val = task.evaluate(run.model, run.samples["validation"], run.device, cfg.batch_size)
+        entry["validation"] = {k: v for k, v in val.items() if k != "per_part"}
+        score = task.score(val)
+        run.val_text = f" | val {task.summary(val)}"
+    else:
+        score = -entry["train_loss"]
+    run.history.append(entry)
+    is_best = score > run.best_score
+    run.best_score = max(run.best_score, score)
+    run.epochs_done = entry["epoch"]
+    payload = _checkpoint(run)
+    save_checkpoint(run.last_path, payload)
+    if is_best:
+        save_checkpoint(run.best_path, payload)
+    logger.info("%s epoch %d/%d: loss %.4f%s", task.name, entry["epoch"], cfg.epochs, entry["train_loss"], run.val_text)
+    write_curves(run.history, run.run_dir / "curves.png", task)
+
+
+def _checkpoint(run: _Run) -> dict:
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "task": run.task.name,
+        "model_config": run.model_config,
+        "model": run.model.state_dict(),
+        "optimizer": run.optimiser.state_dict(),
+        "scaler": run.scaler.state_dict(),
+        "epoch": run.epochs_done,
+        "step": run.step,
+        "history": run.history,
+        "best_score": run.best_score,
+        "train_config": run.cfg.to_json(),
+    }
+
+
+def _finish(run: _Run, clock: _Clock, out_of_time: bool) -> dict:
+    """Rank 0 at the end: reload the best weights, score validation and test, write ``metrics.json``."""
+    task, cfg = run.task, run.cfg
+    best = read_checkpoint(run.best_path if run.best_path.is_file() else run.last_path)
+    load_weights(run.model, best["model"], str(run.best_path))
+    result: dict[str, Any] = {
+        "task": task.name,
+        "dataset": cfg.dataset,
+        "epochs_done": run.history[-1]["epoch"] if run.history else 0,
+        "best_epoch": best["epoch"],
+        "train_samples_per_s": clock.seen / clock.train_seconds if clock.train_seconds else None,
+        "stopped_by_time_budget": out_of_time,
+        "world_size": run.dist.world,
+        "history": run.history,
+    }
+    if run.has("validation"):
+        result["validation"] = task.evaluate(run.model, run.samples["validation"], run.device, cfg.batch_size)
+    if run.has("test"):
+        result["test"] = task.evaluate(run.model, run.samples["test"], run.device, cfg.batch_size)
+        task.after_training(run.model, run.samples["test"], run.device, run.run_dir)
+    (run.run_dir / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
 
 
@@ -367,8 +395,3 @@ def write_curves(history: list[dict], path: Path, task: Task) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
-
-
-def config_from_dict(values: dict) -> TrainConfig:
-    known = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in values.items() if k in known})

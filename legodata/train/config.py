@@ -1,0 +1,84 @@
+"""Settings of a training run: one frozen dataclass, the single source of the CLI's defaults.
+
+Per-task defaults (``TASK_DEFAULTS``) fill the fields left at ``None``, so ``TrainConfig(task="rot", ...)`` is what
+``legodata train-rot`` runs with no flags. Importing this module is cheap (no torch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from legodata.errors import LegodataError
+
+TASKS = ("mask", "rot")
+
+
+@dataclass(frozen=True)
+class TaskDefaults:
+    epochs: int
+    batch_size: int
+    image_size: int  # mask: scenes resized to this square (multiple of 16); rot: crops resized to this square
+    lr: float  # peak learning rate (AdamW, warm-up then cosine)
+
+
+# What the README documents and bench/bench_train.py measured: 128 px scenes at batch 16 and lr 2e-3 for the U-Net,
+# 64 px crops at batch 32 and lr 1e-3 for the rotation model (96 px crops cost 2.3x per step for no gain).
+TASK_DEFAULTS: dict[str, TaskDefaults] = {
+    "mask": TaskDefaults(epochs=20, batch_size=16, image_size=128, lr=2e-3),
+    "rot": TaskDefaults(epochs=20, batch_size=32, image_size=64, lr=1e-3),
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    task: str  # mask | rot
+    dataset: str
+    out: str
+    epochs: int | None = None  # None: TASK_DEFAULTS[task]
+    batch_size: int | None = None
+    image_size: int | None = None
+    lr: float | None = None
+    weight_decay: float = 1e-4
+    seed: int = 0
+    device: str = "auto"
+    workers: int = 0
+    augment: bool = True  # rot: random in-plane rotation with the matching label change
+    resume: bool = False
+    weights: str | None = None  # user-supplied initial weights (a checkpoint or a state dict)
+    limit: int | None = None  # at most this many dataset rows per split (quick runs)
+    max_minutes: float | None = None  # stop training after this long (the LR schedule follows the clock)
+    base: int | None = None  # network width (default per task)
+    quiet: bool = False
+
+    def __post_init__(self) -> None:
+        if self.task not in TASK_DEFAULTS:
+            raise LegodataError(f"task {self.task!r}: expected one of {', '.join(TASKS)}")
+        for name, value in asdict(TASK_DEFAULTS[self.task]).items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
+
+    def validate(self) -> TrainConfig:
+        """Return self, or raise :class:`LegodataError` naming the flag."""
+        checks = [
+            ("epochs", self.epochs >= 1, "must be at least 1"),
+            ("batch_size", self.batch_size >= 1, "must be at least 1"),
+            ("image_size", self.image_size >= 16, "must be at least 16"),
+            ("lr", self.lr > 0, "must be positive"),
+            ("workers", self.workers >= 0, "must be 0 or more"),
+            ("limit", self.limit is None or self.limit >= 1, "must be at least 1"),
+            ("max_minutes", self.max_minutes is None or self.max_minutes > 0, "must be positive"),
+        ]
+        for name, ok, hint in checks:
+            if not ok:
+                raise LegodataError(f"--{name.replace('_', '-')} {getattr(self, name)!r}: {hint}")
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def config_from_dict(values: dict) -> TrainConfig:
+    """A :class:`TrainConfig` from ``config.json``'s ``train`` entry (unknown keys ignored)."""
+    known = {f.name for f in fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in values.items() if k in known})

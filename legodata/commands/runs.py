@@ -7,13 +7,15 @@ from typing import Annotated
 
 import typer
 
+from legodata.commands import options
 from legodata.commands.app import app
+from legodata.commands.options import Quiet, Verbose, out_option, seed_option
 
 
 @app.command("import-log")
 def import_log_command(
     log_dir: Annotated[str, typer.Argument(help="Run log directory (holding log.jsonl), or the log file itself.")],
-    out: Annotated[str, typer.Option("--out", "-o", help="Store to create or add to (one group per episode).")],
+    out: Annotated[str, out_option("Store to create or add to (one group per episode).")],
     strict: Annotated[
         bool, typer.Option("--strict", help="Stop at the first bad line instead of quarantining.")
     ] = False,
@@ -23,9 +25,11 @@ def import_log_command(
     copy: Annotated[
         bool, typer.Option("--copy", help="Copy files into the store (default: hard links if possible).")
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
 ) -> None:
     """Import a legodata-log run log: one record per observation with derived rotation, pose and action labels."""
+    options.setup(quiet, verbose)
     from legodata.jobs.import_log import run_import
 
     s = run_import(
@@ -49,9 +53,9 @@ def import_log_command(
 
 @app.command("simulate-run")
 def simulate_run_command(
-    out: Annotated[str, typer.Option("--out", "-o", help="New run log directory (log.jsonl, images/, ...).")],
+    out: Annotated[str, out_option("New run log directory (log.jsonl, images/, ...).")],
     episodes: Annotated[int, typer.Option(help="Episodes; assembly and disassembly alternate, assembly first.")] = 4,
-    seed: Annotated[int, typer.Option(help="Random seed: same seed, same run.")] = 0,
+    seed: Annotated[int, seed_option("Random seed: same seed, same run.")] = 0,
     parts: Annotated[
         str, typer.Option(help="Built-in part ids worked on in turn (one per episode pair).")
     ] = "3001,3039",
@@ -64,10 +68,12 @@ def simulate_run_command(
     renderer: Annotated[
         str, typer.Option(help="blender (real renders) | silhouette (flat numpy stand-in, no Blender; for tests).")
     ] = "blender",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
 ) -> None:
     """Simulate robot runs: scripted assembly/disassembly episodes, every observation rendered, written as a
     legodata-log with the renderer's poses in ground_truth.jsonl."""
+    options.setup(quiet, verbose)
     from legodata.config import PRESETS
     from legodata.errors import LegodataError
     from legodata.jobs.simulate_run import run_simulation

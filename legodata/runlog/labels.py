@@ -35,7 +35,7 @@ import numpy as np
 
 from legodata.core.rotations import geodesic_angle, matrix_to_quat_wxyz, quat_wxyz_to_matrix
 from legodata.runlog.events import Camera, Header, Judgement, Observation, PickPlace, Pose, Rotate, Vlm
-from legodata.runlog.reader import EpisodeLog, Gap
+from legodata.runlog.reader import EpisodeLog, Gap, LostObservation
 
 ANCHOR_TOL_DEG = 1.0  # pick and place orientations that the logged rotations do not link within this get a note
 SymmetryOf = Callable[[str], np.ndarray | None]  # part id -> (M, 3, 3) model-frame rotations, identity first
@@ -301,10 +301,13 @@ def derive(header: Header, ep: EpisodeLog, symmetry_of: SymmetryOf) -> list[Obse
         else:
             g = next((ev.pose_in_world for ev in reversed(pp) if ev.type == "place"), None)
         goal[t] = g
-    obs_positions = [p for p, ev in enumerate(e.items) if isinstance(ev, Observation)]
+    # lost observations still count as steps, and end the "next action" of the observation before them
+    obs_positions = [p for p, ev in enumerate(e.items) if isinstance(ev, (Observation, LostObservation))]
     out = []
     for step, pos in enumerate(obs_positions):
         obs: Observation = e.items[pos]  # type: ignore[assignment]
+        if isinstance(obs, LostObservation):
+            continue
         cam = header.cameras[obs.camera]
         cam_pose = e.obs_cam_pose[pos]
         shown = [r.track for r in obs.instances] or list(e.tracks)
@@ -388,9 +391,16 @@ def _track_labels(e, track, pos, obs, cam_pose, instance_id, judgements, goal, s
             lab.rotation_to_target = T
             notes.append("rotation to target not reduced by symmetry: the current orientation is unknown")
     # the next action: rotations until this track's next observation
-    later = [p for p in obs_positions if p > pos and track in ([r.track for r in e.items[p].instances] or e.tracks)]
+    later = [p for p in obs_positions if p > pos and _shows(e, e.items[p], track)]
     nxt = later[0] if later else len(e.items)
     steps, gap = e.between(track, pos, nxt)
     if gap is None and steps:
         lab.action_rotation = e.in_camera(steps, obs, pos)[0]
     return lab
+
+
+def _shows(e: _Episode, item, track: str) -> bool:
+    """Whether the observation ``item`` shows ``track`` (a lost observation might have)."""
+    if isinstance(item, LostObservation):
+        return True
+    return track in ([r.track for r in item.instances] or e.tracks)

@@ -75,6 +75,14 @@ class Gap:
     reason: str
 
 
+@dataclass(frozen=True)
+class LostObservation:
+    """An observation at ``lineno`` that was not imported: it still counts as a step of its episode."""
+
+    lineno: int
+    id: str | None
+
+
 @dataclass
 class EpisodeLog:
     """One episode's events in log order (``items``: ``(lineno, event or Gap)``) and its content hash."""
@@ -183,6 +191,9 @@ class LogReader:
             ep._digest.update(raw)  # type: ignore[attr-defined]
             if may_move:
                 ep.items.append((lineno, Gap(lineno, track, reason)))
+            if kind == "observation":  # it still counts as a step; "the latest observation" must not slip back
+                ep.items.append((lineno, LostObservation(lineno, None)))
+                ep._last_obs = (None, lineno)
 
     # --- reading --------------------------------------------------------------------------------------------
     def episodes(self) -> Iterator[EpisodeLog]:
@@ -309,7 +320,6 @@ class LogReader:
 
     def _check_observation(self, lineno: int, raw: bytes, ep: EpisodeLog, obs: Observation):
         def drop(reason: str) -> None:
-            ep._last_obs = (None, lineno)  # a later implicit reference to "the latest observation" must not slip back
             self._lost(lineno, raw, reason, "observation", ep.episode, None)
 
         if obs.camera not in self.header.cameras:  # type: ignore[union-attr]

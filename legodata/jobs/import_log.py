@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -49,6 +50,7 @@ class ImportSummary:
     missing_files: int = 0
     quarantine: str | None = None
     wall_s: float = 0.0
+    peak_rss_mb_before_index: float = 0.0  # this process's peak RSS before the store's index was rebuilt
     reasons: Counter = field(default_factory=Counter)
 
     @property
@@ -160,6 +162,7 @@ def run_import(
                 )
             store = _open_store(out, reader, catalogue, hashlib.sha256(reader._header_raw).hexdigest())
         summary.lines, summary.events = reader.lines, reader.events
+        summary.peak_rss_mb_before_index = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         store.rebuild_index()
         quarantine.finish(store.root / QUARANTINE)
         summary.quarantine = str(store.root / QUARANTINE)

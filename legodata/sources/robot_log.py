@@ -29,9 +29,9 @@ from legodata.scene.ground_truth import bbox_of, silhouette
 SOURCE = "robot_log"
 
 
-@dataclass(frozen=True)
+@dataclass
 class EpisodeRecords:
-    """The records of one episode, with what the store needs to commit it."""
+    """The records of one episode (derived on first use of ``records``), with what the store needs to commit it."""
 
     episode: str
     content_sha256: str
@@ -39,7 +39,14 @@ class EpisodeRecords:
     first_line: int
     last_line: int
     unfinished: bool
-    records: list[Record]
+    _make: Callable[[], list[Record]]
+    _records: list[Record] | None = None
+
+    @property
+    def records(self) -> list[Record]:
+        if self._records is None:
+            self._records = self._make()
+        return self._records
 
 
 class Catalogue:
@@ -117,7 +124,7 @@ def iter_episode_records(
             first_line=ep.start_line,
             last_line=ep.last_line,
             unfinished=ep.unfinished,
-            records=episode_records(header, ep, reader.root, catalogue),
+            _make=functools.partial(episode_records, header, ep, reader.root, catalogue),
         )
 
 
@@ -235,7 +242,8 @@ def track_meta(lab: TrackLabels) -> dict[str, Any]:
 
 
 def record_meta(header: Header, ep: EpisodeLog, ol: ObservationLabels) -> dict[str, Any]:
-    """Episode, observation, VLM action and the focus track's labels at the top level; every track in ``tracks``."""
+    """Episode, observation, VLM action and the focus track's labels at the top level; every track shown in
+    ``tracks`` when there are several (or none is the focus)."""
     obs = ol.observation
     meta: dict[str, Any] = {
         "episode": ep.episode,
@@ -278,7 +286,8 @@ def record_meta(header: Header, ep: EpisodeLog, ol: ObservationLabels) -> dict[s
             meta[key] = value
     if vlm is not None:  # the VLM names the part it means: its part id and colour win for the focus track
         meta["part_id"], meta["colour_code"] = vlm.part_id, vlm.colour_code
-    meta["tracks"] = tracks
+    if len(tracks) > 1 or focus is None:  # every track shown, when the top level does not already say it all
+        meta["tracks"] = tracks
     return meta
 
 

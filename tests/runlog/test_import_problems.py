@@ -46,7 +46,7 @@ def records(store: Path) -> dict[str, dict]:
     for rec in Store(store).iter_records():
         d = json.loads(rec.to_json())
         d["meta"].pop("log_line")
-        for t in d["meta"]["tracks"]:
+        for t in d["meta"].get("tracks", []):
             t.pop("label_notes")
         d["meta"].pop("label_notes")
         out[rec.record_id] = _rounded(d)

@@ -98,30 +98,26 @@ def render_card(
 ) -> str:
     """The whole README.md text."""
     n_images = sum(stats.records.values())
-    settings = {s.label: s.manifest.get("settings", {}) for s in sources}
-    versions: dict[str, set[str]] = {}
-    for s in sources:
-        for name, v in (s.manifest.get("versions") or {}).items():
-            versions.setdefault(name, set()).add(str(v))
-    conventions: dict[str, str] = {}
-    for s in sources:
-        for k, v in (s.manifest.get("conventions") or {}).items():
-            conventions.setdefault(k, str(v))
-    kinds = sorted({str(s.manifest.get("source", "?")) for s in sources})
-    group_kind = "scene" if kinds == ["render"] else "scene, model or episode"
-    year = date.today().year
-    key = _bibkey(repo_id or pretty_name)
-    url = f"https://huggingface.co/datasets/{repo_id}" if repo_id else "(local dataset)"
-    citation = (
-        f"@misc{{{key},\n  title = {{{pretty_name}}},\n  author = {{{{legodata contributors}}}},\n"
-        f"  year = {{{year}}},\n  howpublished = {{\\url{{{url}}}}},\n"
-        f"  note = {{Made with legodata {legodata_version}}}\n}}"
-    )
     values = {
         "pretty_name": pretty_name,
         "legodata_version": legodata_version,
         "preview_caption": preview_caption,
         "depth_note": _depth_note(depth_images, n_images),
+        "load_path": repo_id or "path/to/this/folder",
+        **_content_values(stats, crop, n_images),
+        **_split_values(stats, sources, groups_per_split, ratios, seed),
+        **_provenance_values(stats, sources),
+        **_part_values(stats, catalogue),
+        "licence": _licence_text(licence),
+        "citation": _citation(repo_id, pretty_name, legodata_version),
+    }
+    body = string.Template(load_template()).safe_substitute({k: str(v) for k, v in values.items()})
+    return header + "\n" + body
+
+
+def _content_values(stats: Stats, crop: Any, n_images: int) -> dict[str, Any]:
+    """The configs table, the crop settings and the row counts."""
+    return {
         "configs_table": _table(
             [
                 ["`scenes`", n_images, "images + instance masks + per-instance poses"],
@@ -131,8 +127,19 @@ def render_card(
         "min_px": crop.min_px,
         "margin_pct": f"{crop.margin * 100:g}",
         "crop_size": crop.size,
-        "load_path": repo_id or "path/to/this/folder",
-        "group_kind": group_kind,
+        "n_images": n_images,
+        "n_instances": sum(stats.instances.values()),
+        "n_part_rows": sum(stats.part_rows.values()),
+    }
+
+
+def _split_values(
+    stats: Stats, sources: list, groups_per_split: dict[str, int], ratios: tuple[float, float, float], seed: int
+) -> dict[str, Any]:
+    """How the splits were made (group kind, ratios, seed, store-label prefixes) and what each holds."""
+    kinds = sorted({str(s.manifest.get("source", "?")) for s in sources})
+    return {
+        "group_kind": "scene" if kinds == ["render"] else "scene, model or episode",
         "ratio_train": f"{ratios[0]:g}",
         "ratio_validation": f"{ratios[1]:g}",
         "ratio_test": f"{ratios[2]:g}",
@@ -146,19 +153,27 @@ def render_card(
         "splits_table": _table(
             [[s, groups_per_split.get(s, 0), stats.records[s], stats.instances[s], stats.part_rows[s]] for s in SPLITS]
         ),
-        "stores_table": _table(
-            [
-                [
-                    f"`{s.label}`",
-                    s.manifest.get("source", "?"),
-                    stats.per_store[s.label]["records"],
-                    stats.per_store[s.label]["instances"],
-                    stats.per_store[s.label]["part_rows"],
-                    s.manifest.get("seed", "-"),
-                ]
-                for s in sources
-            ]
-        ),
+    }
+
+
+def _provenance_values(stats: Stats, sources: list) -> dict[str, Any]:
+    """The stores, their settings, package versions and conventions, from their manifests."""
+    settings = {s.label: s.manifest.get("settings", {}) for s in sources}
+    versions: dict[str, set[str]] = {}
+    conventions: dict[str, str] = {}
+    for s in sources:
+        for name, v in (s.manifest.get("versions") or {}).items():
+            versions.setdefault(name, set()).add(str(v))
+        for k, v in (s.manifest.get("conventions") or {}).items():
+            conventions.setdefault(k, str(v))
+    stores = [
+        [f"`{s.label}`", s.manifest.get("source", "?")]
+        + [stats.per_store[s.label][k] for k in ("records", "instances", "part_rows")]
+        + [s.manifest.get("seed", "-")]
+        for s in sources
+    ]
+    return {
+        "stores_table": _table(stores),
         "settings_json": json.dumps(settings, indent=1, sort_keys=True),
         "versions_table": _table(
             [["package", "version"], ["---", "---"]]
@@ -167,35 +182,44 @@ def render_card(
         if versions
         else "(not recorded)",
         "conventions_list": "\n".join(f"- **{k}**: {v}" for k, v in conventions.items()) or "(not recorded)",
-        "n_images": n_images,
-        "n_instances": sum(stats.instances.values()),
-        "n_part_rows": sum(stats.part_rows.values()),
-        "parts_table": _table(
-            [
-                [
-                    f"`{pid}`",
-                    entry.get("name", ""),
-                    _symmetry_text(entry["symmetry"]),
-                    stats.instances_per_part[pid],
-                    stats.part_rows_per_part[pid],
-                ]
-                for pid, entry in catalogue.items()
-            ]
-        ),
+    }
+
+
+def _part_values(stats: Stats, catalogue: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """The parts table (symmetry, counts) and the orientation histograms."""
+    parts = [
+        [
+            f"`{pid}`",
+            entry.get("name", ""),
+            _symmetry_text(entry["symmetry"]),
+            stats.instances_per_part[pid],
+            stats.part_rows_per_part[pid],
+        ]
+        for pid, entry in catalogue.items()
+    ]
+    return {
+        "parts_table": _table(parts),
         "angle_table": _table(
             [[f"{a}-{a + ANGLE_BIN_DEG}", stats.angle_hist[a]] for a in range(0, 180, ANGLE_BIN_DEG)]
         ),
         "up_table": _table([[axis, stats.up_hist[axis]] for axis in UP_AXES]),
-        "licence": f"`{licence}`"
-        + (
-            " ([Creative Commons Attribution 4.0](https://creativecommons.org/licenses/by/4.0/))"
-            if licence == "cc-by-4.0"
-            else ""
-        ),
-        "citation": citation,
     }
-    body = string.Template(load_template()).safe_substitute({k: str(v) for k, v in values.items()})
-    return header + "\n" + body
+
+
+def _licence_text(licence: str) -> str:
+    cc_by = " ([Creative Commons Attribution 4.0](https://creativecommons.org/licenses/by/4.0/))"
+    return f"`{licence}`" + (cc_by if licence == "cc-by-4.0" else "")
+
+
+def _citation(repo_id: str | None, pretty_name: str, legodata_version: str) -> str:
+    """A BibTeX ``@misc`` entry for the dataset."""
+    key = _bibkey(repo_id or pretty_name)
+    url = f"https://huggingface.co/datasets/{repo_id}" if repo_id else "(local dataset)"
+    return (
+        f"@misc{{{key},\n  title = {{{pretty_name}}},\n  author = {{{{legodata contributors}}}},\n"
+        f"  year = {{{date.today().year}}},\n  howpublished = {{\\url{{{url}}}}},\n"
+        f"  note = {{Made with legodata {legodata_version}}}\n}}"
+    )
 
 
 def _depth_note(with_depth: int, n_images: int) -> str:

@@ -103,12 +103,20 @@ def safe_relative_path(path: str) -> str:
     return str(p)
 
 
+EXTRA_PATHS = "extra_paths"  # meta key: {name: path} of further files of a record (an assembly step's manual page)
+
+
 def validate_record_paths(rec: Record) -> None:
-    """Raise ``ValueError`` if a path of ``rec`` is absolute or climbs out of the store root."""
-    for name in ("image_path", "mask_path", "depth_path"):
-        value = getattr(rec, name)
+    """Raise ``ValueError`` if a path of ``rec`` (also one in ``meta["extra_paths"]``) is absolute or climbs out of
+    the store root."""
+    named = [(name, getattr(rec, name)) for name in ("image_path", "mask_path", "depth_path")]
+    extra = rec.meta.get(EXTRA_PATHS) or {}
+    if not isinstance(extra, dict):
+        raise ValueError(f"record {rec.record_id}: field meta.{EXTRA_PATHS}: must map names to paths")
+    named += [(f"meta.{EXTRA_PATHS}.{k}", v) for k, v in sorted(extra.items())]
+    for name, value in named:
         if value is not None:
             try:
-                safe_relative_path(value)
+                safe_relative_path(str(value))
             except ValueError as exc:
                 raise ValueError(f"record {rec.record_id}: field {name}: {exc}") from None

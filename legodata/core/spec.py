@@ -16,6 +16,7 @@ from typing import Any
 from legodata.core.units import Mat3, Vec3
 
 SPEC_VERSION = 1
+STYLES = ("photo", "manual")  # photo: Cycles observation on a table; manual: instruction-manual page (Workbench)
 
 
 def _mat(m: Any) -> Mat3:
@@ -86,7 +87,12 @@ class RenderSettings:
 
 @dataclass(frozen=True)
 class SceneSpec:
-    """A complete scene. ``physics`` = True asks the worker to drop the parts onto the table first."""
+    """A complete scene. ``physics`` = True asks the worker to drop the parts onto the table first, except the
+    parts listed in ``fixed_parts`` (instance ids: an assembly's build stays where it is and only blocks the fall).
+
+    ``style`` "manual" asks for an instruction-manual page instead of a photo: Workbench flat shading with dark
+    outlines on the uniform ``background_rgb``, no table, no lights (masks and depth from the same exact pass).
+    Both fields are left out of the JSON at their defaults, so specs of plain renders stay byte-identical."""
 
     scene_id: str
     scene_index: int
@@ -101,10 +107,17 @@ class SceneSpec:
     background_strength: float
     render: RenderSettings
     version: int = field(default=SPEC_VERSION)
+    style: str = field(default="photo")
+    fixed_parts: tuple[int, ...] = field(default=())
 
     def to_json(self) -> str:
-        """Deterministic JSON text (sorted keys) of this spec."""
-        return json.dumps(asdict(self), sort_keys=True, indent=1)
+        """Deterministic JSON text (sorted keys) of this spec; ``style`` and ``fixed_parts`` only when set."""
+        d = asdict(self)
+        if d["style"] == "photo":
+            del d["style"]
+        if not d["fixed_parts"]:
+            del d["fixed_parts"]
+        return json.dumps(d, sort_keys=True, indent=1)
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> SceneSpec:
@@ -154,6 +167,8 @@ class SceneSpec:
                 background_strength=float(d["background_strength"]),
                 render=RenderSettings(**{f.name: d["render"][f.name] for f in fields(RenderSettings)}),
                 version=int(d.get("version", SPEC_VERSION)),
+                style=str(d.get("style", "photo")),
+                fixed_parts=tuple(int(i) for i in d.get("fixed_parts", ())),
             )
         except KeyError as exc:
             raise ValueError(f"scene spec is missing field {exc.args[0]!r}") from None

@@ -58,13 +58,13 @@ def _ensure_ready():
     return bproc
 
 
-def _simulate(bproc, built) -> None:
+def _simulate(bproc, built, fixed: tuple[int, ...] = ()) -> None:
     import bpy
     from blenderproc.python.types.MeshObjectUtility import MeshObject
 
-    for name in built.part_objects.values():
+    for instance_id, name in built.part_objects.items():
         MeshObject(bpy.data.objects[name]).enable_rigidbody(
-            True,
+            instance_id not in fixed,  # fixed parts (an assembly's build) stay put: passive colliders
             collision_shape=PHYSICS["collision_shape"],
             collision_margin=PHYSICS["collision_margin"],
             friction=PHYSICS["friction"],
@@ -87,6 +87,10 @@ def render_scene(spec: SceneSpec | str | Path, root: str | Path, out_dir: str | 
         spec = load_spec(spec)
     root, out_dir = Path(root), Path(out_dir)
     bproc = _ensure_ready()
+    if spec.style == "manual":
+        from legodata_render.manual import render_manual
+
+        return render_manual(bproc, spec, root, out_dir, _scratch_dir())
     timing = {"build": 0.0, "physics": 0.0, "render": 0.0, "render_rgb": 0.0, "render_data": 0.0, "write": 0.0}
     for sub in ("rgb", "mask", "depth"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -98,7 +102,7 @@ def render_scene(spec: SceneSpec | str | Path, root: str | Path, out_dir: str | 
         timing["build"] = time.perf_counter() - t0
         if spec.physics:
             t0 = time.perf_counter()
-            _simulate(bproc, built)
+            _simulate(bproc, built, spec.fixed_parts)
             timing["physics"] = time.perf_counter() - t0
         poses = scene_builder.part_poses(built)
         for views in passes.group_views(spec.views):

@@ -1,0 +1,123 @@
+"""Instruction-manual pages: a scene spec with ``style == "manual"`` rendered with Blender's Workbench engine.
+
+The look of a printed LEGO manual: flat studio shading (no shadows, no path tracing), the part colours as given,
+a dark outline around every part, on the spec's uniform background (white). No table and no lights. The instance
+mask and depth come from the same exact Cycles data pass as photos (1 sample at each pixel centre), so a page's
+mask says which part covers which pixel of the page. Step numbers and the parts callout are drawn by the parent
+(``legodata.assembly.manual_page``), not here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import bpy
+import cv2
+from legodata_render import passes, scene_builder, settings
+
+from legodata.core.protocol import WORKER_RESULT
+from legodata.core.spec import SceneSpec
+
+OUTLINE_RGB = (0.06, 0.06, 0.06)
+WORKBENCH_AA = "8"  # Workbench anti-aliasing samples
+EXPOSURE = 0.7  # studio light with this exposure keeps white parts white, as printed manuals show them
+
+
+def _workbench(spec: SceneSpec) -> dict[str, Any]:
+    """Switch the scene to Workbench with the manual look; returns what to restore afterwards."""
+    scene = bpy.context.scene
+    shading = scene.display.shading
+    world = scene.world
+    saved = {
+        "engine": scene.render.engine,
+        "world_color": tuple(world.color) if world is not None else None,
+        "exposure": scene.view_settings.exposure,
+    }
+    scene.view_settings.exposure = EXPOSURE
+    scene.render.engine = "BLENDER_WORKBENCH"
+    scene.display.render_aa = WORKBENCH_AA
+    shading.light = "STUDIO"
+    shading.color_type = "MATERIAL"  # the material's diffuse colour (set from the part colour)
+    shading.show_object_outline = True
+    shading.object_outline_color = OUTLINE_RGB
+    shading.show_cavity = True
+    shading.cavity_type = "WORLD"
+    shading.show_specular_highlight = False
+    shading.show_shadows = False
+    shading.show_xray = False
+    if world is None:
+        world = bpy.data.worlds.new("World")
+        scene.world = world
+    world.color = scene_builder.srgb_to_linear(spec.background_rgb)  # Workbench paints the film in this colour
+    for node in scene.node_tree.nodes:  # no compositor denoising of a Workbench image
+        if node.bl_idname == "CompositorNodeDenoise":
+            node.mute = True
+    return saved
+
+
+def _restore(saved: dict[str, Any]) -> None:
+    scene = bpy.context.scene
+    scene.render.engine = saved["engine"]
+    scene.view_settings.exposure = saved["exposure"]
+    if saved["world_color"] is not None and scene.world is not None:
+        scene.world.color = saved["world_color"]
+
+
+def render_manual(bproc, spec: SceneSpec, root: Path, out_dir: Path, scratch: str | None) -> dict[str, Any]:
+    """Render every view of the manual-style ``spec`` into ``out_dir`` (rgb/, mask/, depth/, worker.json)."""
+    timing = {"build": 0.0, "render_rgb": 0.0, "render_data": 0.0, "write": 0.0}
+    for sub in ("rgb", "mask", "depth"):
+        (out_dir / sub).mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    built = scene_builder.BuiltScene()
+    for part in spec.parts:
+        scene_builder.build_part(root, part, built, own_mesh=False)
+    tmp = Path(tempfile.mkdtemp(prefix="manual-", dir=scratch))
+    saved = None
+    try:
+        applied = settings.apply_render_settings(bproc, spec.render)  # threads and device for the data pass
+        timing["build"] = time.perf_counter() - t0
+        for views in passes.group_views(spec.views):
+            passes.set_cameras(bproc, views)
+            t0 = time.perf_counter()
+            saved = _workbench(spec)
+            try:
+                rgb_files = passes.render_beauty(out_dir / "rgb", len(views))
+            finally:
+                _restore(saved)
+            t1 = time.perf_counter()
+            data_files = passes.render_data(tmp, len(views))
+            t2 = time.perf_counter()
+            timing["render_rgb"] += t1 - t0
+            timing["render_data"] += t2 - t1
+            for view, rgb, data in zip(views, rgb_files, data_files):
+                name = f"{view.view_id:04d}.png"
+                passes.write_png(out_dir / "rgb" / name, cv2.imread(str(rgb), cv2.IMREAD_COLOR))
+                rgb.unlink()
+                mask, depth = passes.decode_data_exr(data)
+                passes.write_png(out_dir / "mask" / name, mask)
+                passes.write_png(out_dir / "depth" / name, depth)
+                data.unlink()
+            timing["write"] += time.perf_counter() - t2
+        poses = scene_builder.part_poses(built)
+        result = {
+            "scene_id": spec.scene_id,
+            "style": "manual",
+            "parts": poses,
+            "timing_s": {k: round(v, 4) for k, v in timing.items()},
+            "blender_version": bpy.app.version_string,
+            "render": {**applied, "engine": "BLENDER_WORKBENCH", "aa": WORKBENCH_AA},
+        }
+        tmp_json = out_dir / f"{WORKER_RESULT}.tmp"
+        tmp_json.write_text(json.dumps(result, indent=1))
+        os.replace(tmp_json, out_dir / WORKER_RESULT)
+        return result
+    finally:
+        scene_builder.remove_scene(built)
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -179,6 +179,9 @@ def _open_store(out: Path, reader: LogReader, catalogue: Catalogue, log_id: str)
     part_ids = catalogue.part_ids(header) or set()
     entries = _catalogue_entries(catalogue, part_ids)
     store = Store(out)
+    if store.exists() and store.read_manifest().get("source") != "robot_log":
+        made_by = store.read_manifest().get("source")
+        raise LegodataError(f"--out {out} holds {made_by!r} records, not robot runs: import into a new store")
     store.create_or_check(log_manifest(header, entries, reader.path, log_id))
     store.clean_stale_tmp()
     for pid in entries:

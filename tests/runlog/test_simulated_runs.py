@@ -124,3 +124,9 @@ def test_publish_accepts_the_records(sim_log_master, tmp_path):
     run_import(sim_log_master, tmp_path / "store")
     s = publish([tmp_path / "store"], tmp_path / "hf", split=(0.5, 0.25, 0.25), seed=1, workers=1)
     assert s.records == len(list(Store(tmp_path / "store").iter_records())) and s.part_rows > 0
+
+
+def test_a_store_of_renders_is_refused(sim_log_master, tmp_path):
+    Store(tmp_path / "store").create_or_check({"schema_version": 1, "source": "render", "settings": {}})
+    with pytest.raises(Exception, match="holds 'render' records, not robot runs"):
+        run_import(sim_log_master, tmp_path / "store")

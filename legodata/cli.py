@@ -14,7 +14,7 @@ from legodata.errors import LegodataError
 __all__ = ["app", "main"]
 
 # Importing a command module registers its commands; this order is the order of `legodata --help`.
-for _module in ("render", "publish", "train", "runs", "steps"):
+for _module in ("render", "publish", "train", "runs", "steps", "annotate"):
     importlib.import_module(f"legodata.commands.{_module}")
 
 

@@ -31,6 +31,7 @@ class SourceEntry:
 _BUILTIN = (
     SourceEntry("render", "legodata.sources.render:load_render", "BlenderProc renders of loose parts (`render`)"),
     SourceEntry("robot_log", "legodata.sources.robot_log:load_robot_log", "iterative robot run logs (`import-log`)"),
+    SourceEntry("label_studio", "legodata.sources.label_studio:load_label_studio", "photos labelled in Label Studio"),
     SourceEntry("assembly", "legodata.sources.assembly:load_assembly", "assembly steps, manual pages (`render-steps`)"),
 )
 _REGISTRY: dict[str, SourceEntry] = {e.name: e for e in _BUILTIN}

@@ -1,7 +1,7 @@
 """Train both models on a published dataset within a time budget and print the test metrics.
 
     python bench/bench_train.py PUBLISHED_DIR --minutes 20 [--out runs/bench]
-    python bench/bench_train.py --synthetic 400 --minutes 4      # shaded-cuboid scenes (tests/train/train_synth.py)
+    python bench/bench_train.py --synthetic 400 --minutes 4      # shaded-cuboid scenes (tests/support/cuboids.py)
 
 Half the budget goes to each model (the LR schedule follows the clock); evaluation time is not counted. Prints
 mask IoU, rotation median error / acc@15 / acc@30 (symmetry-aware) on the test split and training samples/s,
@@ -42,17 +42,17 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     dataset = args.dataset
     if args.synthetic:
-        sys.path.insert(0, str(ROOT / "tests" / "train"))
-        from train_synth import write_synthetic_dataset
+        sys.path.insert(0, str(ROOT / "tests"))
+        from support.cuboids import publish_cuboids
 
         n = args.synthetic
-        dataset = str(out / "synthetic")
+        dataset = str(out / "synthetic" / "published")
         if not Path(dataset, "README.md").is_file():
             t = time.monotonic()
-            write_synthetic_dataset(
-                Path(dataset), {"train": n, "validation": max(4, n // 10), "test": max(4, n // 10)},
-                size=128, crop=64, seed=args.seed,
-            )  # fmt: skip
+            total = n + 2 * max(4, n // 10)  # n train scenes and a tenth each for validation and test, by group
+            publish_cuboids(
+                out / "synthetic", scenes=total, size=128, seed=args.seed, crop_size=64, split=(0.8, 0.1, 0.1)
+            )
             print(f"synthetic dataset: {n} train scenes in {time.monotonic() - t:.1f} s -> {dataset}")
     if not dataset:
         p.error("give a DATASET folder or --synthetic N")

@@ -23,13 +23,57 @@ def rotation_6d_to_matrix(x):
     return torch.stack([b1, b2, b3], dim=-1)
 
 
+class _SumOverProcesses(torch.autograd.Function):
+    """``all_reduce(SUM)`` with its gradient: the sum over processes of the gradients of every process."""
+
+    @staticmethod
+    def forward(ctx, x):
+        x = x.clone()
+        torch.distributed.all_reduce(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = grad.clone()
+        torch.distributed.all_reduce(grad)
+        return grad
+
+
+class BatchNorm2d(nn.BatchNorm2d):
+    """BatchNorm whose training statistics are those of the global batch under DDP (every process), so N processes
+    of batch B train as one process of batch N*B. torch's SyncBatchNorm does this only on GPUs; this works with gloo
+    on CPU too. Single-process training and eval use ``nn.BatchNorm2d`` unchanged (same state dict)."""
+
+    def forward(self, x):
+        dist = torch.distributed
+        if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+            return super().forward(x)
+        xf = x.float()
+        count = torch.tensor([xf.numel() / xf.shape[1]], device=x.device)
+        sums = _SumOverProcesses.apply(torch.cat([xf.sum(dim=(0, 2, 3)), count]))
+        n = sums[-1]
+        mean = sums[:-1] / n
+        centred = xf - mean[None, :, None, None]
+        var = _SumOverProcesses.apply((centred * centred).sum(dim=(0, 2, 3))) / n
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                f = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+                self.running_mean.mul_(1 - f).add_(mean.detach(), alpha=f)
+                self.running_var.mul_(1 - f).add_(var.detach() * (n / (n - 1)), alpha=f)
+        y = centred * torch.rsqrt(var + self.eps)[None, :, None, None]
+        if self.affine:
+            y = y * self.weight[None, :, None, None] + self.bias[None, :, None, None]
+        return y.to(x.dtype)
+
+
 def _block(cin: int, cout: int):
     return nn.Sequential(
         nn.Conv2d(cin, cout, 3, padding=1, bias=False),
-        nn.BatchNorm2d(cout),
+        BatchNorm2d(cout),
         nn.ReLU(inplace=True),
         nn.Conv2d(cout, cout, 3, padding=1, bias=False),
-        nn.BatchNorm2d(cout),
+        BatchNorm2d(cout),
         nn.ReLU(inplace=True),
     )
 
@@ -150,10 +194,10 @@ class RotationNet(nn.Module):
             c = base * 2 ** min(i, 3)
             layers += [
                 nn.Conv2d(cin, c, 3, stride=2, padding=1, bias=False),
-                nn.BatchNorm2d(c),
+                BatchNorm2d(c),
                 nn.ReLU(inplace=True),
                 nn.Conv2d(c, c, 3, padding=1, bias=False),
-                nn.BatchNorm2d(c),
+                BatchNorm2d(c),
                 nn.ReLU(inplace=True),
             ]
             cin = c

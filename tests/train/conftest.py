@@ -1,17 +1,25 @@
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
 pytest.importorskip("torch")
 pytest.importorskip("datasets")
 
-from train_synth import write_synthetic_dataset  # noqa: E402
+from support.cuboids import publish_cuboids  # noqa: E402
+
+from legodata.store.store import Store  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Published:
+    out: Path  # the folder `legodata.publish.publish` wrote
+    store: Store  # the store it was published from
 
 
 @pytest.fixture(scope="session")
-def synth_dir(tmp_path_factory) -> Path:
-    """12/4/4 scenes of 64 px with 2-3 cuboid parts each, both configs, 32 px crops."""
-    return write_synthetic_dataset(tmp_path_factory.mktemp("synth") / "published")
+def published(tmp_path_factory) -> Published:
+    """20 scenes of 64 px with 2-3 cuboid parts each, published by the real publisher (32 px crops)."""
+    root = tmp_path_factory.mktemp("cuboids")
+    out = publish_cuboids(root)
+    return Published(out, Store(root / "store"))

@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 import pytest
-from train_synth import draw_part, intrinsics
+from support.cuboids import draw_part, intrinsics
 
 from legodata.core.rotations import axis_angle_to_matrix, geodesic_angle, random_rotations
 from legodata.parts.catalogue import get_part

@@ -43,14 +43,16 @@ class Placement:
         return tile[self.y0 : self.y0 + self.height, self.x0 : self.x0 + self.width]
 
 
-def letterbox(image: np.ndarray, tile: int, *, enlarge: int = cv2.INTER_LINEAR) -> tuple[np.ndarray, Placement]:
-    """``image`` scaled to fit a ``tile`` x ``tile`` square, centred on black (area averaging when it shrinks,
-    ``enlarge`` when it grows)."""
+def letterbox(
+    image: np.ndarray, tile: int, *, enlarge: int = cv2.INTER_LINEAR, background: int = 0
+) -> tuple[np.ndarray, Placement]:
+    """``image`` scaled to fit a ``tile`` x ``tile`` square, centred on ``background`` (black by default); area
+    averaging when it shrinks, ``enlarge`` when it grows."""
     h, w = image.shape[:2]
     s = tile / max(h, w)
     nw, nh = max(1, round(w * s)), max(1, round(h * s))
     place = Placement(s, (tile - nw) // 2, (tile - nh) // 2, nw, nh)
-    out = np.zeros((tile, tile, *image.shape[2:]), image.dtype)
+    out = np.full((tile, tile, *image.shape[2:]), background, image.dtype)
     place.region(out)[:] = resize(image, place.width, place.height, enlarge=enlarge)
     return out, place
 

@@ -16,6 +16,8 @@ def test_letterbox_centres_the_scaled_image_and_maps_pixel_centres():
     assert place.region(tile).shape == (20, 40, 3)
     small, place = letterbox(np.zeros((100, 50), np.uint16), 10)  # shrinking, any dtype and channel count
     assert small.shape == (10, 10) and small.dtype == np.uint16 and (place.width, place.x0) == (5, 2)
+    grey, _ = letterbox(np.zeros((4, 8, 3), np.uint8), 8, background=40)
+    assert (grey[:2] == 40).all() and not grey[2:6].any()
 
 
 def test_grid_fills_rows_and_leaves_empty_cells_as_background():

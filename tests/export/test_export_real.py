@@ -105,7 +105,8 @@ def test_bop_round_trip(exported):
             assert not (diff & ~boundary_band(proj.astype(np.uint8))).any()
             i = g["info"]
             assert i["px_count_visib"] == g["mask_visib"].sum() and i["px_count_all"] == g["mask"].sum()
-            assert 0.0 <= i["visib_fract"] <= 1.0 and i["px_count_valid"] <= i["px_count_all"]
+            assert i["visib_fract"] == (i["px_count_visib"] / i["px_count_all"] if i["px_count_all"] else 0.0)
+            assert i["px_count_valid"] <= i["px_count_all"]
             if i["px_count_visib"]:
                 ys, xs = np.nonzero(g["mask_visib"])
                 assert i["bbox_visib"] == [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
@@ -179,11 +180,35 @@ def test_coco_loads_in_pycocotools(exported):
 def test_preview_sheet(exported, tmp_path):
     from legodata.preview import TILE, preview, project_axes
 
+    from legodata.contact_sheet import palette_bgr
+
     store, _, _ = exported
     path = preview(store.root, tmp_path / "sheet.png", n=3)
     sheet = cv2.imread(str(path))
     assert sheet.shape == (2 * TILE, 2 * TILE, 3)  # 3 tiles: 2 columns, 2 rows
-    assert sheet[:TILE, :TILE].std() > 10  # something drawn
+    records = list(store.iter_records())
+    shown = [records[0], records[2], records[3]]  # 3 of 4, spread evenly
+    tinted = 0
+    for k, rec in enumerate(shown):
+        r, c = divmod(k, 2)
+        tile = sheet[r * TILE : (r + 1) * TILE, c * TILE : (c + 1) * TILE].astype(float)
+        image = cv2.imread(str(store.root / rec.image_path)).astype(float)
+        mask = cv2.imread(str(store.root / rec.mask_path), cv2.IMREAD_UNCHANGED)
+        s = TILE / rec.width  # square images fill the tile; source pixel (u, v) has its centre at s*u + (s-1)/2
+        for inst in rec.instances:
+            inside = cv2.erode((mask == inst.instance_id).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+            vs, us = np.nonzero(inside)
+            if len(us) < 10:
+                continue
+            got = tile[np.round(s * vs + (s - 1) / 2).astype(int), np.round(s * us + (s - 1) / 2).astype(int)]
+            own = 0.55 * image[vs, us] + 0.45 * np.array(palette_bgr(inst.instance_id), float)
+            other = 0.55 * image[vs, us] + 0.45 * np.array(palette_bgr(inst.instance_id + 1), float)
+            # axes and labels cover up to a third of a small part; everywhere else it is tinted in its own colour
+            assert (np.abs(got - own).max(axis=1) <= 1.5).mean() > 0.5, (rec.record_id, inst.instance_id)
+            assert (np.abs(got - other).max(axis=1) <= 1.5).mean() < 0.1
+            assert (np.abs(got - image[vs, us]).max(axis=1) <= 1.5).mean() < 0.1  # not the untinted image
+            tinted += 1
+    assert tinted >= 3
     n = 0
     for rec in store.iter_records():
         for inst in rec.instances:

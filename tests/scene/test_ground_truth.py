@@ -67,7 +67,9 @@ def test_view_instances_counts_occlusion():
     tris = {k: mesh.triangles + t for k, _, _, _, _, t in (near, far)}
     ids, _, sils = raycast_instances([(k, v @ R_w2c.T + t_w2c) for k, v in tris.items()], K, 64, 64)
     inst = {i.instance_id: i for i in view_instances([near, far], K, R_w2c, t_w2c, ids)}
-    assert inst[1].visib_fract == 1.0  # unoccluded: every silhouette pixel is visible
+    # unoccluded: every silhouette pixel is visible, counted the same way (visib_fract alone is capped at 1)
+    assert inst[1].px_count_visib == inst[1].px_count_all == sils[1].sum() > 50 and inst[1].visib_fract == 1.0
+    assert inst[1].bbox_visib == inst[1].bbox_obj == bbox_of(ids == 1)
     assert inst[2].px_count_all == sils[2].sum() and inst[2].px_count_visib == (ids == 2).sum()
     assert 0.0 < inst[2].visib_fract == (ids == 2).sum() / sils[2].sum() < 0.8
     assert inst[2].px_count_visib == int((ids == 2).sum())

@@ -59,9 +59,11 @@ def load_saved() -> Credentials | None:
         raise LegodataError(
             f"{path} is not a readable JSON file: remove it and run `legodata annotate serve`"
         ) from None
-    if not isinstance(d, dict) or not d.get("token") or not d.get("url"):
-        raise LegodataError(f"{path} has no url/token: remove it and run `legodata annotate serve`")
-    return Credentials(str(d["url"]), str(d["token"]), str(d.get("username", ADMIN_EMAIL)), str(d.get("password", "")))
+    if not isinstance(d, dict) or not d.get("token"):
+        raise LegodataError(f"{path} has no token: remove it and run `legodata annotate serve`")
+    return Credentials(
+        str(d.get("url") or ""), str(d["token"]), str(d.get("username", ADMIN_EMAIL)), str(d.get("password", ""))
+    )
 
 
 def save(creds: Credentials) -> Path:
@@ -85,7 +87,7 @@ def resolve(url: str | None = None) -> Credentials:
     """The server to talk to: ``url`` (a flag) or ``LABEL_STUDIO_URL`` or the saved URL; the token from
     ``LABEL_STUDIO_API_KEY`` or the saved file. A one-line error says what is missing."""
     saved = load_saved()
-    url = url or os.environ.get(ENV_URL) or (saved.url if saved else None)
+    url = url or os.environ.get(ENV_URL) or (saved.url if saved and saved.url else None)
     if not url:
         raise LegodataError(
             "no Label Studio server: run `legodata annotate serve`, or pass --url (or set LABEL_STUDIO_URL) "

@@ -99,14 +99,19 @@ def push(
     """Add the tasks of ``source`` (a folder of photos or a store) to ``project`` (see the module doc)."""
     from legodata.store.store import Store
 
+    source = Path(source).resolve()
+    if not source.is_dir():
+        raise LegodataError(f"{source} is not a folder of photos or a store")
+    if camera is None and not Store(source).exists():
+        raise LegodataError(
+            "real photos need the camera's intrinsics: pass --camera CAMERA.yaml "
+            "(an OpenCV or ROS camera_info calibration file)"
+        )
     client = client or connect(url)
     proj = find_project(client, project)
     meta = configs.project_meta(proj.description, project)
     kind, ldraw_dir = meta["kind"], meta.get("ldraw_dir")
     project_parts = list(meta["parts"])
-    source = Path(source).resolve()
-    if not source.is_dir():
-        raise LegodataError(f"{source} is not a folder of photos or a store")
     if Store(source).exists():
         items = _store_items(Store(source), project_parts, min_px, session)
         assets = Path(assets_dir or source / "annotate-assets")
@@ -185,11 +190,6 @@ def _photo_items(folder: Path, camera, parts: list[str], colour, session) -> lis
     photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not photos:
         raise LegodataError(f"{folder} holds no photos ({', '.join(IMAGE_SUFFIXES)})")
-    if camera is None:
-        raise LegodataError(
-            "real photos need the camera's intrinsics: pass --camera CAMERA.yaml "
-            "(an OpenCV or ROS camera_info calibration file)"
-        )
     cam: CameraInfo = load_camera_info(camera)
     items = []
     for photo in photos:

@@ -1,8 +1,9 @@
 """A local Label Studio server for users who have none.
 
 ``label-studio==1.23.2`` pins old pyarrow, dateutil and pytz, so it lives in its own virtual environment under the
-user's data directory (``$XDG_DATA_HOME/legodata/label-studio-1.23.2/venv``, default ``~/.local/share``), created
-on first use (~1.5 min, ~1 GB) and reused afterwards, also by CI and the tests. The server binds 127.0.0.1 only,
+user's data directory (``$XDG_DATA_HOME/legodata/label-studio-1.23.2/venv``, default ``~/.local/share``; or
+``$LEGODATA_LABEL_STUDIO_VENV``), created on first use (~1.5 min, ~1 GB) and reused afterwards, also by CI and the
+tests. The server binds 127.0.0.1 only,
 runs in its own session (so ``stop`` ends it and its children), logs to ``DATA_DIR/label-studio.log`` and is
 recorded in ``server.json`` (pid, port, URL, data dir) next to the venv.
 
@@ -46,7 +47,8 @@ def data_home() -> Path:
 
 
 def venv_dir() -> Path:
-    return data_home() / "venv"
+    """The server's venv: ``data_home()/venv``, or ``$LEGODATA_LABEL_STUDIO_VENV`` (a shared or cached one)."""
+    return Path(os.environ.get("LEGODATA_LABEL_STUDIO_VENV") or data_home() / "venv")
 
 
 def default_data_dir() -> Path:
@@ -73,7 +75,7 @@ def ensure_server_env(python: str | None = None, quiet: bool = False) -> Path:
     exe = label_studio_executable()
     if _marker().is_file() and exe.is_file():
         return exe
-    home = data_home()
+    home = venv_dir().parent
     home.mkdir(parents=True, exist_ok=True)
     import fcntl
 
@@ -93,7 +95,7 @@ def _install(python: str, quiet: bool) -> None:
     shutil.rmtree(target, ignore_errors=True)
     say = (lambda m: None) if quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     say(f"legodata: installing label-studio=={LS_VERSION} into {target} (first use only, about 2 minutes)")
-    log = data_home() / "install.log"
+    log = target.parent / "install.log"
     t0 = time.monotonic()
     with open(log, "w") as out:
         for cmd in (

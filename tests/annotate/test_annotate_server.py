@@ -282,3 +282,100 @@ def test_an_annotator_labels_a_task_in_the_browser(ls_server, rendered, tmp_path
         symmetric_geodesic_angle(np.asarray(out.instances[0].R_m2c), R, get_part("3001").symmetry.sampled())
     )
     assert err < 3.0
+
+
+def test_pre_annotations_from_trained_runs_and_fine_tuning_on_labelled_photos(ls_server, rendered, labelled, tmp_path):
+    """train-mask/train-rot runs pre-annotate pushed tasks (brush mask, candidates, keypoints); `train-rot --weights`
+    fine-tunes the synthetic rotation model on the pulled store of labelled photos."""
+    pytest.importorskip("torch")
+    pytest.importorskip("datasets")
+    from typer.testing import CliRunner
+
+    from legodata.annotate.rle import decode_mask
+    from legodata.cli import app
+    from legodata.publish import publish
+
+    runner = CliRunner()
+    synthetic = tmp_path / "synthetic-hf"
+    publish([rendered.root], synthetic, split="0.6,0.2,0.2", seed=1, crop_size=64)
+    small = ["--epochs", "1", "--batch-size", "4", "--image-size", "32", "--device", "cpu", "--limit", "4", "-q"]
+    for command, run in (("train-mask", "mask-run"), ("train-rot", "rot-run")):
+        r = runner.invoke(app, [command, str(synthetic), "--out", str(tmp_path / run), *small])
+        assert r.exit_code == 0, r.output
+
+    import shutil
+
+    truth = _truth(rendered)
+    rid = next(iter(truth))
+    first = tmp_path / "first-scene"  # a store of the first scene only (2 views): enough to see the predictions
+    for name in ("manifest.json", "models", f"scenes/{truth[rid].group_id}"):
+        copy = shutil.copytree if (rendered.root / name).is_dir() else shutil.copy
+        (first / name).parent.mkdir(parents=True, exist_ok=True)
+        copy(rendered.root / name, first / name)
+    init = init_project("prelabelled", "rotation", PARTS, client=ls_server.client)
+    # a store: its masks crop the part for the rotation model
+    s = push(first, "prelabelled", rot_model=tmp_path / "rot-run", client=ls_server.client)
+    assert s.added == s.predictions == 2
+    task = next(t for t in _tasks(ls_server.client, init.project_id) if t.data["legodata"]["source_record"] == rid)
+    lego = task.data["legodata"]
+    assert lego["candidates_from"] == "model:rot-run" and 1 <= len(lego["candidates_R"]) <= 4
+    assert len(task.data["candidate_choices"]) == len(lego["candidates_R"])
+    (pred,) = ls_server.client.predictions.list(task=task.id)
+    assert pred.model_version == "legodata:rot-run"
+    kinds = {}
+    for r in pred.result:
+        kinds.setdefault(r["from_name"], []).append(r)
+    assert kinds["part"][0]["value"]["choices"] == [lego["part_id"]]
+    assert kinds["candidate"][0]["value"]["choices"] == ["1"]  # the model's answer, pre-selected
+    assert len(kinds.get("keypoints", [])) >= 2  # its visible keypoints, pre-placed for the annotator to move
+    # photos: the masking model paints the part (a 1-epoch model may paint nothing; then there is no brush region)
+    folder = photo_folders(rendered, tmp_path / "photos")[rid]
+    colour = truth[rid].instances[0].colour_code
+    s = push(folder, "prelabelled", camera=folder / "camera.yaml", parts=lego["part_id"], colour=colour,
+             mask_model=tmp_path / "mask-run", client=ls_server.client)  # fmt: skip
+    assert s.added == s.predictions == 1
+    (photo_task,) = [
+        t for t in _tasks(ls_server.client, init.project_id) if t.data["legodata"]["source_record"] is None
+    ]
+    (pred,) = ls_server.client.predictions.list(task=photo_task.id)
+    assert pred.model_version == "legodata:mask-run"
+    for r in pred.result:
+        if r["from_name"] == "mask":
+            assert decode_mask(r["value"]["rle"], lego["width"], lego["height"]).shape == (
+                lego["height"],
+                lego["width"],
+            )
+
+    real = tmp_path / "real-hf"
+    publish([labelled["store"].root], real, split="0.6,0.2,0.2", seed=1, crop_size=64)
+    r = runner.invoke(app, ["train-rot", str(real), "--out", str(tmp_path / "fine-tuned"),
+                            "--weights", str(tmp_path / "rot-run" / "best.pt"), *small])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "fine-tuned" / "best.pt").is_file()
+    assert json.loads((tmp_path / "fine-tuned" / "config.json").read_text())["train"]["weights"].endswith("best.pt")
+
+
+def test_review_project_accepts_and_rejects_poses(ls_server, rendered, tmp_path):
+    """A review project shows each pose as an outline (overlay image) with the mask pre-painted; an accepted task
+    becomes a record with that pose, a rejected one is kept aside with the reviewer's verdict."""
+    truth = _truth(rendered)
+    init = init_project("review", "review", PARTS, client=ls_server.client)
+    s = push(rendered.root, "review", client=ls_server.client)
+    assert s.added == s.predictions == len(truth)
+    tasks = _tasks(ls_server.client, init.project_id)
+    overlay = cv2.imdecode(np.frombuffer(_get(ls_server, tasks[0].data["overlay"]), np.uint8), cv2.IMREAD_COLOR)
+    assert overlay.shape[:2] == (256, 256)
+    for task, verdict in zip(tasks[:2], ("pose and mask are right", "pose is wrong")):
+        (pred,) = ls_server.client.predictions.list(task=task.id)
+        kept = [r for r in pred.result if r["from_name"] == "mask"]  # the reviewer keeps the pre-painted mask
+        ls_server.client.annotations.create(id=task.id, result=kept + [_choice_result("verdict", verdict)])
+    s = pull("review", tmp_path / "store", client=ls_server.client)
+    assert (s.added, s.rejected) == (1, 1), s
+    (rec,) = Store(tmp_path / "store").iter_records()
+    gt = truth[rec.meta["source_record"]]
+    assert rec.meta["method"] == "task pose, reviewed" and rec.meta["mask_source"] == "painted"
+    assert np.allclose(rec.instances[0].R_m2c, gt.instances[0].R_m2c, atol=1e-6) or rec.meta["symmetry_index"] > 0
+    mask = cv2.imread(str(tmp_path / "store" / rec.mask_path), cv2.IMREAD_UNCHANGED) > 0
+    assert np.array_equal(mask, _gt_mask(rendered, gt))
+    (line,) = (tmp_path / "store" / "rejected.jsonl").read_text().splitlines()
+    assert json.loads(line)["reason"] == "the reviewer said: pose is wrong"

@@ -364,3 +364,11 @@ def test_the_package_carries_the_configs_of_the_annotate_folder():
     for kind in configs.KINDS:
         shipped = (resources.files("legodata.annotate") / "configs" / f"{kind}.xml").read_text()
         assert shipped == (root / f"{kind}.xml").read_text()
+
+
+def test_photos_without_a_camera_file_are_refused_before_any_server_is_asked(tmp_path):
+    from legodata.annotate.push import push
+
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(LegodataError, match="pass --camera CAMERA.yaml"):
+        push(tmp_path, "any", client=object())

@@ -146,13 +146,3 @@ def mirrored_mesh(mesh):
     from legodata.core.mesh import Mesh
 
     return Mesh(mesh.vertices @ _MIRROR_X, mesh.faces[:, ::-1])
-
-
-def build_bounds(
-    assembly: Assembly, meshes: dict, indices: Iterable[int] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Axis-aligned bounds (min, max) in the build frame of the parts ``indices`` (default: all)."""
-    idx = range(len(assembly.parts)) if indices is None else list(indices)
-    pts = [meshes[assembly.parts[i].part_id].vertices @ assembly.parts[i].R.T + assembly.parts[i].t for i in idx]
-    allpts = np.concatenate(pts)
-    return allpts.min(axis=0), allpts.max(axis=0)

@@ -53,6 +53,19 @@ def _colour_table(cfg: StepsConfig) -> dict[int, tuple[str, tuple[float, float, 
     return {c.code: (c.name, c.rgb) for c in list_colours()}
 
 
+def _display_name(name: str, ldraw_dir: str | None) -> str:
+    """A library title, with ``~Moved to X`` replaced by X's title (what the part is called now)."""
+    words = name.lstrip("~").split()
+    if ldraw_dir and len(words) == 3 and words[0].lower() == "moved" and words[1].lower() == "to":
+        from legodata.ldraw.library import get_library
+
+        try:
+            return get_library(ldraw_dir).part_title(words[2]).lstrip("~") or name
+        except LegodataError:
+            return name
+    return name
+
+
 def resolve_catalogue(cfg: StepsConfig, assemblies: list[tuple[str, Assembly]]) -> Catalogue:
     """Load every part (mirrored ones mirrored) and check every colour, with errors naming what is missing."""
     from legodata.geometry.symmetry import find_symmetry_group
@@ -72,7 +85,7 @@ def resolve_catalogue(cfg: StepsConfig, assemblies: list[tuple[str, Assembly]]) 
         if base != pid:
             mesh = mirrored_mesh(mesh)
             group = find_symmetry_group(mesh)
-        meshes[pid], names[pid] = mesh, part.info.name + (" (mirrored)" if base != pid else "")
+        meshes[pid], names[pid] = mesh, _display_name(part.info.name, cfg.ldraw_dir) + (" (mirrored)" * (base != pid))
         symmetry[pid] = PartSymmetry(group.sampled(5.0), surface_centroid(mesh))
         looks[pid] = PartLook(mesh_file(pid), mesh.vertices)
         entries[pid] = {

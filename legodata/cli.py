@@ -12,6 +12,7 @@ from legodata.commands.app import app
 from legodata.errors import LegodataError
 
 __all__ = ["app", "main"]
+INTERRUPTED = "legodata: interrupted; re-run the same command to resume"
 
 # Importing a command module registers its commands; this order is the order of `legodata --help`.
 for _module in ("render", "publish", "train", "runs", "steps", "annotate"):
@@ -28,8 +29,12 @@ def main() -> None:
         typer.echo(f"legodata: error: {exc}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
-        typer.echo("legodata: interrupted; re-run the same command to resume", err=True)
+        typer.echo(INTERRUPTED, err=True)
         sys.exit(130)
+    except SystemExit as exc:
+        if exc.code == 130:  # typer turns Ctrl-C into exit code 130 without a word
+            typer.echo(INTERRUPTED, err=True)
+        raise
 
 
 if __name__ == "__main__":

@@ -79,6 +79,9 @@ def apply_render_settings(bproc, settings: RenderSettings) -> dict:
     device = set_device(settings.device)
     threads = thread_count(settings)
     bproc.renderer.set_cpu_threads(threads)
+    # Switching persistent data off frees what the previous scene left in Cycles, so a scene renders the same pixels
+    # in a fresh worker as after other scenes (recycled workers, --workers, resumed runs); views still share it.
+    scene.render.use_persistent_data = False
     scene.render.use_persistent_data = os.environ.get(PERSISTENT_ENV, "1") != "0"
     if settings.samples <= 0:
         bproc.renderer.set_max_amount_of_samples(DefaultConfig.samples)

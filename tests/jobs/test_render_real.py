@@ -77,7 +77,8 @@ def test_masks_match_an_independent_projection_of_the_meshes(rendered):
             assert abs(inst.px_count_all - int(sil.sum())) <= 1
             unoccluded = not (sil & (ids != inst.instance_id) & (ids > 0)).any()
             if unoccluded:
-                assert inst.visib_fract >= 0.99 and (visible != sil).sum() <= 1
+                # every silhouette pixel is visible: the counts agree up to a centre on an edge
+                assert abs(inst.px_count_visib - inst.px_count_all) <= 1 and (visible != sil).sum() <= 1
                 n_unoccluded += 1
     assert n_unoccluded > 0
 

@@ -1,10 +1,14 @@
 """Rotational symmetry groups of meshes, found from the geometry (never typed by hand).
 
 A symmetry is a proper rotation ``x -> R x + t`` that maps the mesh surface onto itself. Candidates are the 24
-axis-aligned rotations about the area-weighted surface centroid ``c`` (in the part frame), plus the same 24 expressed
-in the surface's principal-axis frame when that frame is not axis-aligned. A candidate is accepted when every vertex,
-edge midpoint and face centroid of the moved mesh lies within ``tol`` of the original surface and vice versa (exact
-point-to-triangle distances, Ericson's closest-point method).
+axis-aligned rotations about the centre ``c`` (in the part frame), plus the same 24 expressed in the principal-axis
+frame when that frame is not axis-aligned. ``c`` and the principal axes are those of the surface of the convex hull
+of the vertices: every symmetry of the surface maps its convex hull onto itself, so ``c`` lies on every symmetry
+axis however the surface is tessellated and whatever it holds twice or inside (LDraw parts overlap coplanar
+triangles, repeat faces and keep hidden ones; the area-weighted centroid of the triangles themselves then lies off
+the axis by far more than the tolerance). A candidate is accepted when every vertex, edge midpoint and face centroid
+of the moved mesh lies within ``tol`` of the original surface and vice versa (exact point-to-triangle distances,
+Ericson's closest-point method).
 
 A principal axis is continuous (a round part) when any rotation about it is a symmetry, or when the mesh is a
 tessellated surface of revolution: exactly 16-fold symmetric about it (LDraw's circles are 16-gons) and moved by at
@@ -16,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
+from scipy.spatial import ConvexHull, QhullError, cKDTree
 
 from legodata.core.mesh import Mesh
 from legodata.core.rotations import axis_angle_to_matrix, cube_rotations
@@ -141,43 +145,84 @@ def _dot(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 class _Surface:
-    """A mesh prepared for 'is every query point within tol of the surface' questions."""
+    """A mesh prepared for 'is every query point within tol of the surface' questions.
 
-    def __init__(self, mesh: Mesh, k: int = 12) -> None:
+    Every point of a triangle is within ``spacing`` of one of that triangle's :func:`surface_samples`, so a point
+    within ``tol`` of a triangle is within ``spacing + tol`` of one of its samples: the exact distances to the
+    triangles owning the samples in that ball decide 'within tol' exactly. Most points of a true symmetry land on a
+    triangle owning one of their few nearest samples, so those are tried first.
+    """
+
+    def __init__(self, mesh: Mesh, spacing: float) -> None:
         self.tris = mesh.triangles
-        self.centroids = self.tris.mean(axis=1)
-        self.tree = cKDTree(self.centroids)
-        self.k = min(k, len(self.tris))
+        self.spacing = spacing
+        samples, self.owner = surface_samples(mesh, spacing, with_owner=True)
+        self.tree = cKDTree(samples)
 
-    def distances_upper(self, pts: np.ndarray) -> np.ndarray:
-        """Upper bound on each point's distance to the surface: exact distance to the k nearest-centroid triangles."""
-        _, idx = self.tree.query(pts, k=self.k)
-        idx = idx.reshape(len(pts), self.k)
-        t = self.tris[idx.ravel()]
-        p = np.repeat(pts, self.k, axis=0)
-        q = closest_points_on_triangles(p, t[:, 0], t[:, 1], t[:, 2])
-        return np.linalg.norm(q - p, axis=1).reshape(len(pts), self.k).min(axis=1)
+    def nearest_sample(self, pts: np.ndarray, cap: float) -> np.ndarray:
+        """Distance from each point to its nearest sample (inf beyond ``cap``): more than ``spacing + tol`` means
+        farther than ``tol`` from the surface."""
+        return self.tree.query(pts, k=1, distance_upper_bound=cap)[0]
 
-    def distances_exact(self, pts: np.ndarray, chunk: int = 200_000) -> np.ndarray:
-        """Exact distance of each point to the nearest triangle (brute force, chunked)."""
-        n_t = len(self.tris)
-        out = np.empty(len(pts))
-        step = max(1, chunk // n_t)
-        for s in range(0, len(pts), step):
-            p = np.repeat(pts[s : s + step], n_t, axis=0)
-            t = np.tile(self.tris, (len(pts[s : s + step]), 1, 1))
-            q = closest_points_on_triangles(p, t[:, 0], t[:, 1], t[:, 2])
-            out[s : s + step] = np.linalg.norm(q - p, axis=1).reshape(-1, n_t).min(axis=1)
-        return out
+    def upper_distances(self, pts: np.ndarray, cap: float) -> np.ndarray:
+        """An upper bound on each point's distance to the surface (exact distance to the triangles owning its 8
+        nearest samples within ``spacing + cap``); inf where that finds nothing nearer than ``cap``."""
+        d = self._min_distance(pts, *self._pairs(pts, self.spacing + cap, k=8, whole_ball=False))
+        return np.where(d < cap, d, np.inf)
 
-    def all_within(self, pts: np.ndarray, tol: float) -> bool:
+    def distances(self, pts: np.ndarray, cap: float) -> np.ndarray:
+        """Exact distance of each point to the surface where it is below ``cap``; inf where it is not."""
+        d = self._min_distance(pts, *self._pairs(pts, self.spacing + cap))
+        return np.where(d < cap, d, np.inf)
+
+    def all_within(self, pts: np.ndarray, tol: float, chunk: int = 4096) -> bool:
         """True if every point lies within ``tol`` of the surface; stops at the first chunk with a point off it."""
-        upper = self.distances_upper(pts)
-        unresolved = pts[upper >= tol]
-        for s in range(0, len(unresolved), 64):
-            if (self.distances_exact(unresolved[s : s + 64]) >= tol).any():
+        for s in range(0, len(pts), chunk):
+            p = pts[s : s + chunk]
+            unsettled = p[~np.isfinite(self.upper_distances(p, tol))]
+            if len(unsettled) and not np.isfinite(self.distances(unsettled, tol)).all():
                 return False
         return True
+
+    def max_distance(self, pts: np.ndarray, cap: float, batch: int = 512) -> float:
+        """The largest distance of any point to the surface, exact; inf if it is ``cap`` or more."""
+        upper = self.upper_distances(pts, cap)
+        order = np.argsort(-upper)
+        best = 0.0
+        for s in range(0, len(order), batch):
+            idx = order[s : s + batch]
+            if upper[idx[0]] <= best:  # no point left can beat it
+                break
+            best = max(best, float(self.distances(pts[idx], cap).max()))
+            if not np.isfinite(best):
+                break
+        return best
+
+    def _min_distance(self, p: np.ndarray, point: np.ndarray, tri: np.ndarray) -> np.ndarray:
+        d = np.full(len(p), np.inf)
+        if len(point):
+            t = self.tris[tri]
+            q = closest_points_on_triangles(p[point], t[:, 0], t[:, 1], t[:, 2])
+            np.minimum.at(d, point, np.linalg.norm(q - p[point], axis=1))
+        return d
+
+    def _pairs(self, p: np.ndarray, radius: float, k: int = 16, whole_ball: bool = True):
+        """(point, triangle) index pairs, each once: the triangles owning the ``k`` nearest samples within
+        ``radius`` of each point, or (``whole_ball``) every sample within ``radius``."""
+        n = len(self.owner)
+        points, tris = [], []
+        todo = np.arange(len(p))
+        while len(todo):
+            k = min(k, n)
+            d, i = self.tree.query(p[todo], k=k, distance_upper_bound=radius)
+            d, i = d.reshape(len(todo), k), i.reshape(len(todo), k)
+            more = np.isfinite(d[:, -1]) & (k < n) & whole_ball  # the ball may hold more than k samples
+            rows, cols = np.nonzero(np.isfinite(d[~more]))
+            points.append(todo[~more][rows])
+            tris.append(self.owner[i[~more][rows, cols]])
+            todo, k = todo[more], 4 * k
+        pairs = np.unique(np.concatenate(points) * len(self.tris) + np.concatenate(tris))
+        return pairs // len(self.tris), pairs % len(self.tris)
 
 
 def surface_query_points(mesh: Mesh) -> np.ndarray:
@@ -189,9 +234,33 @@ def surface_query_points(mesh: Mesh) -> np.ndarray:
 
 
 def surface_moments(mesh: Mesh) -> tuple[np.ndarray, np.ndarray]:
-    """Area-weighted surface centroid ``c`` and the principal axes (columns, eigenvalues ascending) of the surface's
-    second moment about ``c``."""
-    t = mesh.triangles
+    """Area-weighted centroid ``c`` of the mesh's triangles and the principal axes (columns, eigenvalues ascending)
+    of their second moment about ``c``. Triangles that overlap or repeat count twice: see :func:`hull_moments`."""
+    return _triangle_moments(mesh.triangles)
+
+
+def hull_moments(mesh: Mesh) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`surface_moments` of the surface of the convex hull of the vertices (of the convex polygon, both sides,
+    for a flat mesh): invariant under every symmetry of the mesh, whatever its triangles repeat, overlap or hide."""
+    pts = np.unique(mesh.vertices, axis=0)
+    try:
+        hull = ConvexHull(pts)
+        return _triangle_moments(pts[hull.simplices])
+    except (QhullError, ValueError):
+        pass
+    mean = pts.mean(axis=0)
+    _, _, vt = np.linalg.svd(pts - mean, full_matrices=False)
+    try:  # flat: the convex polygon in its plane, fanned into triangles
+        ring = pts[ConvexHull((pts - mean) @ vt[:2].T).vertices]
+        tris = np.stack([np.broadcast_to(ring[0], ring[1:-1].shape), ring[1:-1], ring[2:]], axis=1)
+        return _triangle_moments(tris)
+    except (QhullError, ValueError):  # a line or a point
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        axes = vt.T if np.linalg.det(vt) > 0 else vt.T * [1, 1, -1]
+        return (lo + hi) / 2, axes[:, ::-1].copy()
+
+
+def _triangle_moments(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     area = 0.5 * np.linalg.norm(np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]), axis=1)
     total = area.sum()
     c = (area[:, None] * t.mean(axis=1)).sum(axis=0) / total
@@ -205,21 +274,29 @@ def surface_moments(mesh: Mesh) -> tuple[np.ndarray, np.ndarray]:
     return c, vecs
 
 
-def surface_samples(mesh: Mesh, spacing: float) -> np.ndarray:
-    """Points on the surface such that every surface point is within ``spacing`` of one of them (each triangle
-    split into n x n similar sub-triangles with edges <= spacing; their corners are the samples)."""
+def surface_samples(mesh: Mesh, spacing: float, with_owner: bool = False):
+    """Points such that every point of every triangle is within ``spacing`` of one of its own triangle's points: a
+    triangle whose corners all lie within ``spacing`` of its centroid is represented by the centroid; a larger one is
+    split into n x n similar sub-triangles with edges <= spacing, whose corners are its points. With ``with_owner``,
+    also the index of the triangle each point comes from."""
     tris = mesh.triangles
+    centroids = tris.mean(axis=1)
+    small = np.linalg.norm(tris - centroids[:, None], axis=2).max(axis=1) <= spacing
+    out, owners = [centroids[small]], [np.flatnonzero(small)]
     longest = np.linalg.norm(tris - np.roll(tris, 1, axis=1), axis=2).max(axis=1)
-    n_sub = np.maximum(1, np.ceil(longest / spacing).astype(int))
-    out = []
-    for n in np.unique(n_sub):
+    n_sub = np.where(small, 0, np.maximum(1, np.ceil(longest / spacing).astype(int)))
+    for n in np.unique(n_sub[~small]):
         i, j = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
         keep = i + j <= n
         u, v = i[keep] / n, j[keep] / n
-        t = tris[n_sub == n]
+        which = np.flatnonzero(n_sub == n)
+        t = tris[which]
         pts = t[:, None, 0] + u[None, :, None] * (t[:, None, 1] - t[:, None, 0])
         pts = pts + v[None, :, None] * (t[:, None, 2] - t[:, None, 0])
         out.append(pts.reshape(-1, 3))
+        owners.append(np.repeat(which, len(u)))
+    if with_owner:
+        return np.concatenate(out), np.concatenate(owners)
     return np.concatenate(out)
 
 
@@ -231,20 +308,18 @@ class _Checker:
     """
 
     def __init__(self, mesh: Mesh, centre: np.ndarray, tol: float) -> None:
-        self.surface = _Surface(mesh)
+        lo, hi = mesh.bounds()
+        self.spacing = 0.01 * float(np.linalg.norm(hi - lo))
+        self.surface = _Surface(mesh, self.spacing)
         points = surface_query_points(mesh)
         self.points = points[np.random.default_rng(0).permutation(len(points))]  # probes spread over the surface
         self.centre = centre
         self.tol = tol
-        lo, hi = mesh.bounds()
-        self.spacing = 0.01 * float(np.linalg.norm(hi - lo))
-        self.sample_tree = cKDTree(surface_samples(mesh, self.spacing))
 
     def surely_off(self, pts: np.ndarray, tol: float) -> bool:
         bound = self.spacing + tol
         for s in (slice(0, 128), slice(128, None)):  # a small probe rejects most wrong candidates
-            d, _ = self.sample_tree.query(pts[s], k=1, distance_upper_bound=2 * bound)
-            if (d > bound).any():
+            if (self.surface.nearest_sample(pts[s], 2 * bound) > bound).any():
                 return True
         return False
 
@@ -261,6 +336,10 @@ class _Checker:
             if self.surely_off(self.points @ rot.T + tr, tol):
                 return False
         return all(self.surface.all_within(self.points @ rot.T + tr, tol) for rot, tr in ((r, t), (r_inv, t_inv)))
+
+    def error(self, r: np.ndarray, t: np.ndarray, cap: float) -> float:
+        """How far (metres) ``x -> R x + t`` moves the worst query point off the surface, either way; inf if >= cap."""
+        return max(self.surface.max_distance(self.points @ rot.T + tr, cap) for rot, tr in ((r, t), (r.T, -r.T @ t)))
 
     def is_round_about(self, axis: np.ndarray) -> bool:
         """A surface of revolution about ``axis`` through the centre: exactly, or tessellated (see ROUND_MIN_FOLD)."""
@@ -284,9 +363,9 @@ def is_symmetry(
     mesh: Mesh, rotation: np.ndarray, translation: np.ndarray | None = None, tol: float | None = None
 ) -> bool:
     """True if ``x -> R x + t`` maps the mesh surface onto itself within ``tol``. Without ``translation`` the
-    rotation is taken about the area-weighted surface centroid."""
+    rotation is taken about the centre of :func:`hull_moments`."""
     tol = default_tolerance(mesh) if tol is None else float(tol)
-    centre, _ = surface_moments(mesh)
+    centre, _ = hull_moments(mesh)
     return _Checker(mesh, centre, tol).accepts(np.asarray(rotation, dtype=np.float64), translation)
 
 
@@ -315,8 +394,27 @@ def _closed(accepted: list[np.ndarray], checker: _Checker) -> list[np.ndarray]:
 
 def find_symmetry_group(mesh: Mesh, tol: float | None = None) -> SymmetryGroup:
     """The rotational symmetry group of ``mesh`` (see the module docstring)."""
+    return symmetry_search(mesh, tol).group
+
+
+@dataclass(frozen=True, eq=False)
+class SymmetrySearch:
+    """What :func:`symmetry_search` found: the ``group``, and the candidate rotations (about the same centre) that
+    fail at ``tol`` but pass at ``loose_tol`` (``near``: rotation, translation and the farthest any point is moved
+    off the surface, metres). ``closed`` is False when a product of two accepted rotations failed the test."""
+
+    group: SymmetryGroup
+    tol: float
+    loose_tol: float | None
+    near: tuple = ()
+    closed: bool = True
+
+
+def symmetry_search(mesh: Mesh, tol: float | None = None, loose_factor: float | None = None) -> SymmetrySearch:
+    """:func:`find_symmetry_group`, and with ``loose_factor`` also the borderline candidates: those that a tolerance
+    ``loose_factor`` times larger would accept."""
     tol = default_tolerance(mesh) if tol is None else float(tol)
-    centre, axes = surface_moments(mesh)
+    centre, axes = hull_moments(mesh)
     checker = _Checker(mesh, centre, tol)
 
     cubes = cube_rotations()
@@ -326,13 +424,17 @@ def find_symmetry_group(mesh: Mesh, tol: float | None = None) -> SymmetryGroup:
         candidates += [axes @ q @ axes.T for q in cubes]
 
     accepted = [np.eye(3)]
+    rejected = []
     for r in candidates:
         # principal axes a hair off the part axes give near-copies of the exact cube rotations: one element each
         if _contains(accepted, r):
             continue
         if checker.accepts(r):
             accepted.append(r)
+        else:
+            rejected.append(r)
     accepted = _closed(accepted, checker)
+    closed = all(_contains(accepted, a @ b) for a in accepted for b in accepted)
     rotations = np.stack(accepted)
     rotations = np.where(np.abs(rotations - np.round(rotations)) < 1e-12, np.round(rotations), rotations)
     translations = np.stack([checker.translation(r) for r in rotations])
@@ -343,4 +445,16 @@ def find_symmetry_group(mesh: Mesh, tol: float | None = None) -> SymmetryGroup:
         axis = axes[:, k]
         if checker.is_round_about(axis):
             continuous.append((axis.copy(), centre.copy()))
-    return SymmetryGroup(rotations, translations, tuple(continuous))
+    group = SymmetryGroup(rotations, translations, tuple(continuous))
+
+    near = []
+    loose = None if loose_factor is None else loose_factor * tol
+    if loose is not None:
+        seen: list[np.ndarray] = []
+        for r in rejected:
+            if _contains(accepted, r) or (seen and _contains(seen, r)) or not checker.accepts(r, tol=loose):
+                continue
+            seen.append(r)
+            t = checker.translation(r)
+            near.append((r, t, checker.error(r, t, cap=loose)))
+    return SymmetrySearch(group, tol, loose, tuple(near), closed)

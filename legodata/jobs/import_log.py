@@ -28,7 +28,7 @@ from legodata.jobs.manifest import CONVENTIONS, package_versions
 from legodata.runlog.events import FORMAT_NAME, FORMAT_VERSION, Header
 from legodata.runlog.reader import LogReader, Problem
 from legodata.sources.robot_log import Catalogue, EpisodeRecords, iter_episode_records
-from legodata.store.store import Store
+from legodata.store.store import RECORDS, Store
 
 QUARANTINE = "quarantine.jsonl"
 EPISODE_INFO = "episode.json"
@@ -163,7 +163,9 @@ def run_import(
             store = _open_store(out, reader, catalogue, hashlib.sha256(reader._header_raw).hexdigest())
         summary.lines, summary.events = reader.lines, reader.events
         summary.peak_rss_mb_before_index = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        store.rebuild_index()
+        changed = summary.episodes_imported + summary.episodes_replaced
+        if changed or not (store.root / RECORDS).is_file():  # an unchanged store keeps its index as it is
+            store.rebuild_index()
         quarantine.finish(store.root / QUARANTINE)
         summary.quarantine = str(store.root / QUARANTINE)
     except BaseException:

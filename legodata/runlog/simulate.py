@@ -175,9 +175,10 @@ class _Sim:
         (self.sim / "specs").mkdir(parents=True, exist_ok=True)
         self.render_settings = RenderSettings(device="cpu", threads=0, **PRESETS[cfg.preset])
         self.cameras = self._cameras()
+        # point lights: power scales with distance squared, as in the scene sampler (~60 and ~35 W at 1 m)
         self.lights = (
-            Light((0.25, -0.15, 0.45), 900.0 * 0.55**2, (1.0, 0.97, 0.92), 0.08),
-            Light((-0.3, 0.25, 0.35), 500.0 * 0.55**2, (0.92, 0.95, 1.0), 0.12),
+            Light((0.25, -0.15, 0.45), 60.0 * 0.536**2, (1.0, 0.97, 0.92), 0.08),
+            Light((-0.3, 0.25, 0.35), 35.0 * 0.525**2, (0.92, 0.95, 1.0), 0.12),
         )
         self.table = Surface(rgb=(0.55, 0.5, 0.45), rgb2=(0.45, 0.42, 0.4), noise_scale=80.0, roughness=0.7, size=1.0)
         # distractors: fixed for the whole run

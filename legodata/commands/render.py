@@ -76,10 +76,11 @@ def render(
         typer.echo(f"failed scenes are listed with their reasons in {summary.out}/failed/; re-run to retry them")
         raise typer.Exit(1)
     if formats:
-        _export_and_report(str(summary.out), str(summary.out), formats)
+        export_and_report(str(summary.out), str(summary.out), formats)
 
 
-def _export_and_report(store: str, out: str, formats: str) -> None:
+def export_and_report(store: str, out: str, formats: str) -> None:
+    """Export ``store`` in ``formats`` into ``out/<format>`` and print what each format got."""
     from pathlib import Path
 
     from legodata.export import export
@@ -98,22 +99,32 @@ def export_command(
 ) -> None:
     """Export a store as BOP (OUT/bop) and/or COCO (OUT/coco)."""
     options.setup(quiet, verbose)
-    _export_and_report(store, out, formats)
+    export_and_report(store, out, formats)
 
 
 @app.command("preview")
 def preview_command(
-    store: Annotated[str, typer.Argument(help="Local store (made by `legodata render`).")],
-    out: Annotated[str | None, out_option("PNG to write (default DIR/preview.png).")] = None,
-    n: Annotated[int, typer.Option("--n", help="Number of images on the sheet.")] = 16,
+    store: Annotated[str, typer.Argument(help="Local store (any source).")],
+    out: Annotated[
+        str | None, out_option("PNG to write (default DIR/preview.png, DIR/steps_preview.png for assembly steps).")
+    ] = None,
+    n: Annotated[int | None, typer.Option("--n", help="Images (steps for assembly stores) on the sheet.")] = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
-    """Contact sheet: images with mask overlays, part labels and each part's model axes (X red, Y green, Z blue)."""
+    """Contact sheet: images with mask overlays, part labels and each part's model axes (X red, Y green, Z blue).
+    An assembly store (`render-steps`) gets one row per step: manual | observation | relevant mask | target axes."""
     options.setup(quiet, verbose)
+    from legodata.store.store import Store
+
+    if Store(store).read_manifest().get("source") == "assembly":
+        from legodata.assembly.preview import steps_preview
+
+        typer.echo(str(steps_preview(store, out, n=n or 8)))
+        return
     from legodata.preview import preview
 
-    typer.echo(str(preview(store, out, n=n)))
+    typer.echo(str(preview(store, out, n=n or 16)))
 
 
 @app.command("parts")

@@ -9,7 +9,10 @@ from typing import Annotated
 
 import typer
 
+from legodata.commands import options
 from legodata.commands.app import app
+from legodata.commands.options import Quiet, Verbose, device_option, out_option, seed_option
+from legodata.commands.render import export_and_report
 from legodata.errors import LegodataError
 
 
@@ -25,13 +28,13 @@ def _pair(text: str | None, flag: str) -> tuple[int, int] | None:
 
 @app.command("render-steps")
 def render_steps(
-    out: Annotated[str, typer.Option("--out", "-o", help="Output store directory.")],
+    out: Annotated[str, out_option("Output store directory.")],
     model: Annotated[str | None, typer.Option(help="LDraw model (.ldr, .mpd, .dat) with 0 STEP lines.")] = None,
     random_builds: Annotated[int, typer.Option(help="Or: this many random stud-grid builds of built-in parts.")] = 0,
     ldraw_dir: Annotated[
         str | None, typer.Option(help="LDraw library (parts/, p/, LDConfig.ldr); default: env LDRAWDIR.")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed: same seed, same builds and scenes.")] = 0,
+    seed: Annotated[int, seed_option("Random seed: same seed, same builds and scenes.")] = 0,
     views: Annotated[int, typer.Option(help="Robot cameras per model (fixed across its steps).")] = 1,
     resolution: Annotated[int, typer.Option(help="Observation width and height in pixels.")] = 256,
     manual_resolution: Annotated[int, typer.Option(help="Manual page width and height in pixels.")] = 384,
@@ -41,15 +44,17 @@ def render_steps(
     parts_per_build: Annotated[str, typer.Option(help="Random builds: MIN,MAX parts per build.")] = "4,10",
     parts_per_step: Annotated[str, typer.Option(help="Random builds: MIN,MAX parts per step.")] = "1,3",
     preset: Annotated[str, typer.Option(help="Observation render quality: fast | default | high.")] = "fast",
-    device: Annotated[str, typer.Option(help="auto (GPU if present) | cpu | gpu.")] = "auto",
+    device: Annotated[str, device_option("auto (GPU if present) | cpu | gpu.")] = "auto",
     shard: Annotated[str, typer.Option(help="K/N: render only models with index % N == K.")] = "0/1",
     formats: Annotated[
         str | None, typer.Option("--format", help="Also export the observations: bop,coco (into OUT/bop, OUT/coco).")
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
 ) -> None:
     """Assembly steps: per step a manual page (Workbench) and observations (Cycles) with the relevant parts, their
     current and target poses, the rotation action, where they attach and the action as a sentence."""
+    options.setup(quiet, verbose)
     from legodata.jobs.steps_job import StepsConfig, run_steps
 
     ldraw_dir = ldraw_dir or (os.environ.get("LDRAWDIR") or None if model else None)
@@ -82,10 +87,7 @@ def render_steps(
         typer.echo(f"failed models are listed with their reasons in {summary.out}/failed/; re-run to retry them")
         raise typer.Exit(1)
     if formats:
-        from legodata.export import export
-
-        for fmt, counts in export(summary.out, summary.out, formats).items():
-            typer.echo(f"{Path(summary.out) / fmt}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+        export_and_report(str(summary.out), str(summary.out), formats)
 
 
 @app.command("score-steps")
@@ -94,10 +96,13 @@ def score_steps(
     dataset: Annotated[str, typer.Argument(help="An assembly store (render-steps) or a published dataset folder.")],
     split: Annotated[str, typer.Option(help="Split of a published dataset (a store has no splits).")] = "test",
     max_rotation_deg: Annotated[float, typer.Option(help="Largest rotation error of a successful step.")] = 15.0,
-    out: Annotated[str | None, typer.Option("--out", "-o", help="Also write the full report as JSON here.")] = None,
+    out: Annotated[str | None, out_option("Also write the full report as JSON here.")] = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
 ) -> None:
     """Score a VLM's step answers: relevant-part accuracy, symmetry-aware rotation error, placement error in
     studs, per-step and per-model success. Missing or malformed answers count as wrong and are listed."""
+    options.setup(quiet, verbose)
     from legodata.assembly.score import read_predictions, score
     from legodata.publish.steps import load_step_rows
 

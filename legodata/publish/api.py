@@ -17,6 +17,7 @@ import numpy as np
 from legodata.errors import LegodataError, require
 from legodata.geometry.symmetry import SymmetryGroup
 from legodata.publish.config import PublishConfig
+from legodata.publish.extra import EXTRA_CONFIGS, extra_features, extra_rows
 from legodata.publish.pipeline import default_workers, ordered_map
 from legodata.publish.rows import CropOptions, depth_bytes, part_rows, scene_row, visible_instances
 from legodata.publish.splits import SPLITS, GroupSplitCheck, split_of
@@ -66,6 +67,10 @@ class _Plan:
     labels: dict[str, int]  # part id -> ClassLabel index
 
 
+def _zero_counts(configs: Sequence[str]) -> dict[str, dict[str, int]]:
+    return {c: dict.fromkeys(SPLITS, 0) for c in configs}
+
+
 @dataclass
 class _Checked:
     """What pass 1 learnt: card statistics, the split of every group, a preview, the row counts."""
@@ -75,13 +80,16 @@ class _Checked:
     preview: Any  # legodata.publish.preview.PreviewSheet
     split_keys: set[str] = field(default_factory=set)  # the groups, as the split sees them
     depth_images: int = 0
+    extra: dict[str, dict[str, int]] = field(default_factory=lambda: _zero_counts(EXTRA_CONFIGS))
 
     @property
     def records(self) -> int:
         return sum(self.stats.records.values())
 
     def totals(self) -> dict[str, dict[str, int]]:
-        return {c: self.stats.split_counts(c) for c in CONFIGS}
+        """Rows per config and split: ``scenes``, ``parts``, and every extra config that has a row."""
+        base = {c: self.stats.split_counts(c) for c in CONFIGS}
+        return base | {c: n for c, n in self.extra.items() if sum(n.values())}
 
 
 def _progress(items: Iterator, progress: bool, total: int | None, desc: str) -> Iterator:
@@ -98,21 +106,23 @@ def _checked(plan: _Plan, progress: bool) -> Iterator[tuple[SourceRecord, str, L
     def check(sr: SourceRecord):
         loaded = load_and_check(sr, plan.catalogue)
         has_depth = depth_bytes(sr, check=True) is not None
-        return sr, split_of(plan.seed, sr.split_key, plan.ratios), loaded, has_depth
+        extra = {c: len(r) for c, r in extra_rows(sr.record, sr.source.root, plan.symmetry, images=False).items()}
+        return sr, split_of(plan.seed, sr.split_key, plan.ratios), loaded, has_depth, extra
 
     return _progress(ordered_map(check, iter_source_records(plan.sources), plan.workers), progress, None, "checking")
 
 
-def _rows(plan: _Plan, progress: bool, total: int) -> Iterator[tuple[str, dict[str, Any], list[dict[str, Any]]]]:
-    """Pass 2: (split, scenes row, parts rows) per record; crops and PNG encoding in worker threads."""
+def _rows(plan: _Plan, progress: bool, total: int) -> Iterator[tuple[str, dict[str, list[dict[str, Any]]]]]:
+    """Pass 2: (split, {config: rows}) per record; crops and PNG encoding in worker threads."""
 
     def build(sr: SourceRecord):
         loaded = load(sr)
-        return (
-            split_of(plan.seed, sr.split_key, plan.ratios),
-            scene_row(sr.record, loaded, plan.labels, depth_bytes(sr)),
-            part_rows(sr.record, loaded, plan.labels, plan.symmetry, plan.crop),
-        )
+        rows = {
+            "scenes": [scene_row(sr.record, loaded, plan.labels, depth_bytes(sr))],
+            "parts": part_rows(sr.record, loaded, plan.labels, plan.symmetry, plan.crop),
+        }
+        rows.update(extra_rows(sr.record, sr.source.root, plan.symmetry, images=True))
+        return split_of(plan.seed, sr.split_key, plan.ratios), rows
 
     return _progress(ordered_map(build, iter_source_records(plan.sources), plan.workers), progress, total, "writing")
 
@@ -229,7 +239,7 @@ def _check_all(plan: _Plan, progress: bool) -> _Checked:
     checked = _Checked(Stats(), GroupSplitCheck(), PreviewSheet())
     stats, min_px = checked.stats, plan.crop.min_px
     record_ids: set[bytes] = set()
-    for sr, split_name, loaded, has_depth in _checked(plan, progress):
+    for sr, split_name, loaded, has_depth, extra in _checked(plan, progress):
         rec = sr.record
         key = hashlib.blake2b(rec.record_id.encode(), digest_size=12).digest()
         if key in record_ids:
@@ -238,6 +248,8 @@ def _check_all(plan: _Plan, progress: bool) -> _Checked:
         checked.groups.add(rec.group_id, split_name)
         checked.split_keys.add(sr.split_key)
         checked.depth_images += has_depth
+        for config, n in extra.items():
+            checked.extra[config][split_name] += n
         stats.add_record(sr.source.label, split_name, rec.source, len(rec.instances))
         for inst in rec.instances:
             stats.add_instance(inst.part_id)
@@ -284,32 +296,36 @@ def fill_seed(split_keys: list[str], ratios: tuple[float, float, float], n_split
 
 def _write_shards(tmp: Path, plan: _Plan, checked: _Checked, progress: bool) -> dict[tuple[str, str], list[Path]]:
     """Pass 2: the parquet shards of every (config, split) with rows."""
-    from legodata.publish.features import config_features
-
-    features = {c: config_features(c, plan.part_names) for c in CONFIGS}
     totals = checked.totals()
+    features = _features(plan, totals)
     writers = {
         (c, s): ShardWriter(tmp, c, s, features[c], totals[c][s], plan.config.shard_rows)
-        for c in CONFIGS
+        for c in totals
         for s in SPLITS
         if totals[c][s] > 0
     }
     try:
-        for split_name, scene, parts in _rows(plan, progress, checked.records):
-            writers[("scenes", split_name)].add(scene)
-            for row in parts:
-                writers[("parts", split_name)].add(row)
+        for split_name, rows in _rows(plan, progress, checked.records):
+            for config, config_rows in rows.items():
+                for row in config_rows:
+                    writers[(config, split_name)].add(row)
         return {key: w.close() for key, w in writers.items()}
     finally:
         for w in writers.values():
             w.abort()
 
 
+def _features(plan: _Plan, totals: dict[str, dict[str, int]]) -> dict[str, Any]:
+    """``datasets.Features`` of every config in ``totals``."""
+    from legodata.publish.features import config_features
+
+    return {c: config_features(c, plan.part_names) if c in CONFIGS else extra_features(c) for c in totals}
+
+
 def _write_card(tmp: Path, plan: _Plan, checked: _Checked, files: dict, folder_name: str) -> str:
     """README.md (YAML header + the template) and preview.png; returns the README text."""
     import legodata
     from legodata.publish import card as card_mod
-    from legodata.publish.features import config_features
 
     cfg, totals = plan.config, checked.totals()
     split_info = {
@@ -317,11 +333,11 @@ def _write_card(tmp: Path, plan: _Plan, checked: _Checked, files: dict, folder_n
             s: {"num_examples": totals[c][s], "num_bytes": sum(p.stat().st_size for p in files.get((c, s), []))}
             for s in SPLITS
         }
-        for c in CONFIGS
+        for c in totals
     }
     has_preview = checked.preview.write(tmp / "preview.png")
     name = cfg.pretty_name or (cfg.repo_id.split("/")[1] if cfg.repo_id else folder_name) or "legodata dataset"
-    features = {c: config_features(c, plan.part_names) for c in CONFIGS}
+    features = _features(plan, totals)
     n_tiles = len(checked.preview.tiles)
     readme = card_mod.render_card(
         header=card_mod.yaml_header(cfg.licence, name, features, split_info),

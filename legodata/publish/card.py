@@ -34,7 +34,7 @@ def yaml_header(
 ) -> str:
     """``splits``: config -> split -> {num_examples, num_bytes}; empty splits are left out of ``configs``."""
     configs, infos = [], []
-    for config in ("scenes", "parts"):
+    for config in splits:
         present = [s for s in SPLITS if splits[config][s]["num_examples"] > 0]
         entry: dict[str, Any] = {"config_name": config}
         if config == "scenes":

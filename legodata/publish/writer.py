@@ -62,7 +62,7 @@ class ShardWriter:
     def add(self, row: dict[str, Any]) -> None:
         """``row`` is arrow-ready (images as ``{"bytes", "path"}``, class labels as indices)."""
         self._buffer.append(row)
-        self._buffer_bytes += sum(len(row[k]["bytes"]) for k in ("image", "mask"))
+        self._buffer_bytes += _image_bytes(row)
         room = self.shard_rows - self._rows_in_shard
         if len(self._buffer) >= min(ROW_GROUP_ROWS, room) or self._buffer_bytes >= ROW_GROUP_BYTES:
             self._flush()
@@ -100,3 +100,15 @@ class OutputFolder(StagedDir):
             error=LegodataError,
             label="publishing",
         )
+
+
+def _image_bytes(value: Any) -> int:
+    """Bytes of the embedded images (``{"bytes": ...}``) anywhere in a row, lists included."""
+    if isinstance(value, dict):
+        data = value.get("bytes")
+        if isinstance(data, bytes):
+            return len(data)
+        return sum(_image_bytes(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(_image_bytes(v) for v in value)
+    return 0

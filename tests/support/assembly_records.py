@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -11,6 +12,7 @@ from legodata.assembly.labels import PartSymmetry, Pose, pose_labels, surface_ce
 from legodata.core.records import EXTRA_PATHS, Instance, Record
 from legodata.core.rotations import axis_angle_to_matrix, matrix_to_quat_wxyz
 from legodata.parts.catalogue import get_part
+from legodata.store.store import Store
 
 R_W2C = np.array([[1.0, 0, 0], [0, -1.0, 0], [0, 0, -1.0]])  # looking straight down
 T_W2C = np.array([0.0, 0.0, 0.5])
@@ -84,3 +86,38 @@ def make_record(root: Path, group: str = "m0", step: int = 2, view: int = 0) -> 
 
 def symmetries() -> dict[str, list]:
     return {pid: get_part(pid).symmetry.sampled(10.0).tolist() for pid in ("3003", "3039", "3020")}
+
+
+def _instance(like, iid: int, part_id: str, colour: int, box: tuple[int, int, int, int]):
+    px = box[2] * box[3]
+    return replace(like, instance_id=iid, part_id=part_id, colour_code=colour, bbox_obj=box, bbox_visib=box,
+                   px_count_all=px, px_count_visib=px)  # fmt: skip
+
+
+def assembly_store(root: Path) -> Store:
+    """A store of two assembly models (one observation record each) that passes publish validation."""
+    store = Store(root)
+    catalogue = {
+        pid: {
+            "name": pid,
+            "kind": "brick",
+            "mesh_path": f"models/{pid}.ply",
+            "symmetry": get_part(pid).symmetry.to_json(),
+        }
+        for pid in ("3003", "3039", "3020")
+    }
+    store.create_or_check({"schema_version": 1, "kind": "legodata-store", "source": "assembly", "catalogue": catalogue})
+    for group in ("m0", "m1"):
+        staging = root.parent / f"staging-{group}"
+        rec = make_record(staging, group=group)
+        one = rec.instances[0]  # the fixture's mask also shows instances 2 (a 3003) and 3 (a 3039)
+        rec = replace(
+            rec,
+            instances=(
+                one,
+                _instance(one, 2, "3003", 4, (30, 30, 15, 10)),
+                _instance(one, 3, "3039", 14, (5, 50, 10, 10)),
+            ),
+        )
+        store.commit_scene(staging / "scenes" / group, group, [rec])
+    return store

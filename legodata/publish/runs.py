@@ -1,0 +1,91 @@
+"""The ``runs`` config: one row per observation of a robot run (``robot_log`` records), with the labels the
+importer derived from the logged actions: the rotation still needed to reach the judged-correct pose (camera
+frame of the observation), the current and target orientation where the absolute pose is known, the VLM's
+action, the episode's mode and source kind. Unknown values are ``None``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from legodata.core.records import Record
+from legodata.errors import LegodataError, require
+
+SOURCE = "robot_log"
+IMAGE_COLUMNS = ("image", "mask")
+
+
+def _bytes(root: Path, rel: str | None, what: str, rec: Record) -> dict[str, Any] | None:
+    if rel is None:
+        return None
+    try:
+        return {"bytes": (root / rel).read_bytes(), "path": None}
+    except OSError:
+        raise LegodataError(f"record {rec.record_id}: {what} {rel} cannot be read") from None
+
+
+def _opt(value: Any, kind: type) -> Any:
+    return None if value is None else kind(value)
+
+
+def runs_rows(rec: Record, store_root: str | Path, images: bool = True) -> list[dict[str, Any]]:
+    """The ``runs`` row of one ``robot_log`` record (none for other sources); ``images=False`` leaves the image
+    columns out (for counting rows)."""
+    if rec.source != SOURCE:
+        return []
+    m = rec.meta
+    row: dict[str, Any] = {
+        "record_id": rec.record_id,
+        "group_id": rec.group_id,
+        "episode": str(m.get("episode", rec.group_id)),
+        "mode": _opt(m.get("mode"), str),
+        "source_kind": _opt(m.get("source_kind"), str),
+        "outcome": _opt(m.get("outcome"), str),
+        "step": _opt(m.get("step"), int),
+        "t": _opt(m.get("t"), float),
+        "camera": _opt(m.get("camera"), str),
+        "K": [list(r) for r in rec.K],
+        "width": rec.width,
+        "height": rec.height,
+        "track": _opt(m.get("track"), str),
+        "part_id": _opt(m.get("part_id"), str),
+        "colour_code": _opt(m.get("colour_code"), int),
+        "instance_id": _opt(m.get("instance_id"), int),
+        "action": _opt(m.get("action"), str),
+        "verb": _opt(m.get("verb"), str),
+        "rotation_to_target_wxyz": m.get("rotation_to_target_wxyz"),
+        "symmetry_reduced": _opt(m.get("symmetry_reduced"), bool),
+        "steps_to_target": _opt(m.get("steps_to_target"), int),
+        "target_judged_by": _opt(m.get("target_judged_by"), str),
+        "quat_m2c_wxyz": m.get("quat_m2c_wxyz"),
+        "t_m2c": m.get("t_m2c"),
+        "quat_target_m2c_wxyz": m.get("quat_target_m2c_wxyz"),
+        "t_target_m2c": m.get("t_target_m2c"),
+        "judged_correct": _opt(m.get("judged_correct"), bool),
+        "judged_by": _opt(m.get("judged_by"), str),
+    }
+    if images:
+        root = Path(store_root)
+        row["image"] = _bytes(root, rec.image_path, "image", rec)
+        row["mask"] = _bytes(root, rec.mask_path, "mask", rec)
+    return [row]
+
+
+def runs_features():
+    """Features of the ``runs`` config."""
+    datasets = require("datasets", "publish")
+    Value, Image, List = datasets.Value, datasets.Image, datasets.List
+    f64, i32, s, b = Value("float64"), Value("int32"), Value("string"), Value("bool")
+    quat, vec3 = List(f64, length=4), List(f64, length=3)
+    return datasets.Features(
+        {
+            "image": Image(), "mask": Image(), "record_id": s, "group_id": s, "episode": s, "mode": s,
+            "source_kind": s, "outcome": s, "step": i32, "t": f64, "camera": s,
+            "K": List(List(f64, length=3), length=3), "width": i32, "height": i32,
+            "track": s, "part_id": s, "colour_code": i32, "instance_id": i32, "action": s, "verb": s,
+            "rotation_to_target_wxyz": quat, "symmetry_reduced": b, "steps_to_target": i32, "target_judged_by": s,
+            "quat_m2c_wxyz": quat, "t_m2c": vec3, "quat_target_m2c_wxyz": quat, "t_target_m2c": vec3,
+            "judged_correct": b, "judged_by": s,
+        }
+    )  # fmt: skip

@@ -1,0 +1,66 @@
+"""The configs only some sources fill: ``runs`` (robot logs), ``steps`` and ``sft`` (assembly), published by the
+real ``publish()`` and read back with ``datasets.load_dataset``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from support.assembly_records import assembly_store
+from support.runlog_truth import simulate
+
+from legodata.jobs.import_log import run_import
+from legodata.publish import publish
+from legodata.store.store import Store
+
+datasets = pytest.importorskip("datasets")
+
+
+def test_runs_config_has_one_row_per_robot_log_observation_with_its_labels(tmp_path):
+    log = simulate(tmp_path / "log", episodes=2)
+    run_import(log, tmp_path / "store")
+    records = {r.record_id: r for r in Store(tmp_path / "store").iter_records()}
+    s = publish([tmp_path / "store"], tmp_path / "hf", split=(1.0, 0.0, 0.0))
+    assert s.rows["runs"]["train"] == len(records) > 0
+    runs = datasets.load_dataset(str(tmp_path / "hf"), "runs", split="train")
+    assert len(runs) == len(records)
+    labelled = 0
+    for row in runs:
+        meta = records[row["record_id"]].meta
+        assert row["episode"] == meta["episode"] and row["mode"] in ("assemble", "disassemble")
+        assert row["image"].size == (records[row["record_id"]].width, records[row["record_id"]].height)
+        if meta.get("rotation_to_target_wxyz") is not None:
+            np.testing.assert_allclose(row["rotation_to_target_wxyz"], meta["rotation_to_target_wxyz"])
+            labelled += 1
+        else:
+            assert row["rotation_to_target_wxyz"] is None
+    assert labelled > 0
+    card = (tmp_path / "hf" / "README.md").read_text()
+    assert "config_name: runs" in card and "config_name: steps" not in card
+
+
+def test_steps_and_sft_configs_of_assembly_records(tmp_path):
+    assembly_store(tmp_path / "store")
+    s = publish([tmp_path / "store"], tmp_path / "hf", split=(1.0, 0.0, 0.0))
+    assert s.rows["steps"]["train"] == 4 and s.rows["sft"]["train"] == 4  # 2 records x (assembly, disassembly)
+    assert "runs" not in s.rows
+    steps = datasets.load_dataset(str(tmp_path / "hf"), "steps", split="train")
+    sft = datasets.load_dataset(str(tmp_path / "hf"), "sft", split="train")
+    assert sorted(steps["sample_id"]) == sorted(sft["sample_id"])
+    by_id = {r["sample_id"]: r for r in steps}
+    for ex in sft:
+        assert len(ex["images"]) == 2 and ex["messages"][1]["role"] == "assistant"
+        assert json.loads(ex["messages"][1]["content"][0]["text"]) == json.loads(by_id[ex["sample_id"]]["answer"])
+    assert np.array(steps[0]["relevant_mask"]).max() >= 1
+
+
+def test_score_steps_reads_the_published_steps_config(tmp_path):
+    from legodata.publish.steps import load_step_rows
+
+    assembly_store(tmp_path / "store")
+    publish([tmp_path / "store"], tmp_path / "hf", split=(1.0, 0.0, 0.0))
+    rows = load_step_rows(tmp_path / "hf", "train")
+    from_store = load_step_rows(tmp_path / "store")
+    assert sorted(r["sample_id"] for r in rows) == sorted(r["sample_id"] for r in from_store)
+    assert all("observation" not in r for r in rows)

@@ -89,8 +89,10 @@ class _Quarantine:
         self.path = Path(name)
         self.fh = os.fdopen(fd, "w", encoding="utf-8")
         self.summary = summary
+        self.first: Problem | None = None
 
     def __call__(self, problem: Problem) -> None:
+        self.first = self.first or problem
         self.fh.write(problem.to_json() + "\n")
         self.summary.problems += 1
         if "does not exist" in problem.reason:
@@ -156,10 +158,8 @@ def run_import(
         bar.close()
         if store is None:
             if reader.header is None:
-                raise LegodataError(
-                    f"{reader.path}: no header line found, nothing imported (problems in a quarantine "
-                    f"file would be {out / QUARANTINE})"
-                )
+                first = f" (line {quarantine.first.lineno}: {quarantine.first.reason})" if quarantine.first else ""
+                raise LegodataError(f"{reader.path}: no valid header line, nothing imported{first}")
             store = _open_store(out, reader, catalogue, hashlib.sha256(reader._header_raw).hexdigest())
         summary.lines, summary.events = reader.lines, reader.events
         summary.peak_rss_mb_before_index = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -221,6 +221,12 @@ class LogReader:
             col = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
             self._lost(lineno, raw, f"not valid JSON: {what}{col}{hint}", kind, episode, track)
             return None
+        if self.header is None and not (isinstance(decoded, dict) and decoded.get("type") == "header"):
+            kind, _, _ = _attribution(decoded)
+            self._lost(
+                lineno, raw, f"{kind or 'an'} event before the header (line 1 must be the header)", kind, None, None
+            )
+            return None
         try:
             event = parse_event(decoded)
         except EventError as exc:

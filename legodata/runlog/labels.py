@@ -129,7 +129,7 @@ class _Episode:
         self.steps: dict[str, list[_Step]] = {}
         self.gaps: list[tuple[int, str | None]] = []
         for pos, ev in enumerate(self.items):
-            track = getattr(ev, "track", None)
+            track = None if isinstance(ev, Gap) else getattr(ev, "track", None)  # a lost line names no real track
             if track is not None and track not in self.tracks:
                 self.tracks.append(track)
             if isinstance(ev, Observation):

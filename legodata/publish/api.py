@@ -354,6 +354,7 @@ def _write_card(tmp: Path, plan: _Plan, checked: _Checked, files: dict, folder_n
         preview_caption=f"{n_tiles} images, one per group, instance masks overlaid" if has_preview else "no preview",
         legodata_version=legodata.__version__,
         depth_images=checked.depth_images,
+        extra_rows={c: sum(n.values()) for c, n in totals.items() if c not in CONFIGS},
     )
     (tmp / "README.md").write_text(readme, encoding="utf-8")
     return readme

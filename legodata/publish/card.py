@@ -95,8 +95,9 @@ def render_card(
     preview_caption: str,
     legodata_version: str,
     depth_images: int = 0,
+    extra_rows: dict[str, int] | None = None,
 ) -> str:
-    """The whole README.md text."""
+    """The whole README.md text. ``extra_rows``: rows of each extra config present (``steps``, ``sft``, ``runs``)."""
     n_images = sum(stats.records.values())
     values = {
         "pretty_name": pretty_name,
@@ -104,7 +105,7 @@ def render_card(
         "preview_caption": preview_caption,
         "depth_note": _depth_note(depth_images, n_images),
         "load_path": repo_id or "path/to/this/folder",
-        **_content_values(stats, crop, n_images),
+        **_content_values(stats, crop, n_images, extra_rows or {}),
         **_split_values(stats, sources, groups_per_split, ratios, seed),
         **_provenance_values(stats, sources),
         **_part_values(stats, catalogue),
@@ -115,15 +116,43 @@ def render_card(
     return header + "\n" + body
 
 
-def _content_values(stats: Stats, crop: Any, n_images: int) -> dict[str, Any]:
+EXTRA_CONFIG_TEXT = {
+    "steps": (
+        "assembly steps: manual page + observation + relevant parts, current/target pose, rotation action, sentence",
+        "- **`steps`**: one row per assembly step and direction (`assembly`, `disassembly`): `manual_image`, "
+        "`observation`, `observation_mask` (uint16 instance ids), `relevant_mask` and `manual_relevant_mask` (pixel "
+        "k > 0 = the k-th relevant part), `K`, `manual_K`, and per relevant part its current and target pose in the "
+        "camera frame, target pose in the build frame, the rotation action `R_target R_current^T` (the smallest over "
+        "the part's symmetry group), the part it attaches to, the stud offset and the action as a sentence.",
+    ),
+    "sft": (
+        "the `steps` samples as a VLM fine-tuning view (TRL vision SFT: images + messages)",
+        "- **`sft`**: the `steps` samples in the layout Hugging Face TRL's vision SFT reads without conversion: "
+        "`images` (manual page, observation) and `messages` (the question with two image placeholders, the answer "
+        "as JSON); `sample_id` joins a row to its `steps` row.",
+    ),
+    "runs": (
+        "robot-run observations with labels derived from the logged actions",
+        "- **`runs`**: one row per observation of a robot run: `image`, `mask`, `K`, the episode, its `mode` "
+        "(`assemble`/`disassemble`) and `source_kind` (`robot`/`human`/`tool`), the part, the VLM's action, "
+        "`rotation_to_target_wxyz` (the rotation still needed to reach the pose judged correct, camera frame of this "
+        "observation), and the current and target orientation where the absolute pose is known (`None` otherwise).",
+    ),
+}
+
+
+def _content_values(stats: Stats, crop: Any, n_images: int, extra_rows: dict[str, int]) -> dict[str, Any]:
     """The configs table, the crop settings and the row counts."""
+    extras = [c for c in EXTRA_CONFIG_TEXT if extra_rows.get(c)]
     return {
         "configs_table": _table(
             [
                 ["`scenes`", n_images, "images + instance masks + per-instance poses"],
                 ["`parts`", sum(stats.part_rows.values()), "one crop per visible part + pose + symmetry group"],
             ]
+            + [[f"`{c}`", extra_rows[c], EXTRA_CONFIG_TEXT[c][0]] for c in extras]
         ),
+        "extra_configs": "".join("\n" + EXTRA_CONFIG_TEXT[c][1] for c in extras),
         "min_px": crop.min_px,
         "margin_pct": f"{crop.margin * 100:g}",
         "crop_size": crop.size,

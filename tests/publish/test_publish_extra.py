@@ -38,6 +38,7 @@ def test_runs_config_has_one_row_per_robot_log_observation_with_its_labels(tmp_p
     assert labelled > 0
     card = (tmp_path / "hf" / "README.md").read_text()
     assert "config_name: runs" in card and "config_name: steps" not in card
+    assert "- **`runs`**: one row per observation" in card and "- **`steps`**" not in card
 
 
 def test_steps_and_sft_configs_of_assembly_records(tmp_path):
@@ -53,6 +54,8 @@ def test_steps_and_sft_configs_of_assembly_records(tmp_path):
         assert len(ex["images"]) == 2 and ex["messages"][1]["role"] == "assistant"
         assert json.loads(ex["messages"][1]["content"][0]["text"]) == json.loads(by_id[ex["sample_id"]]["answer"])
     assert np.array(steps[0]["relevant_mask"]).max() >= 1
+    card = (tmp_path / "hf" / "README.md").read_text()
+    assert "- **`steps`**: one row per assembly step" in card and "| `sft` | 4 |" in card
 
 
 def test_score_steps_reads_the_published_steps_config(tmp_path):

@@ -178,9 +178,8 @@ def test_coco_loads_in_pycocotools(exported):
 
 
 def test_preview_sheet(exported, tmp_path):
-    from legodata.preview import TILE, preview, project_axes
-
     from legodata.contact_sheet import palette_bgr
+    from legodata.preview import TILE, preview, project_axes
 
     store, _, _ = exported
     path = preview(store.root, tmp_path / "sheet.png", n=3)

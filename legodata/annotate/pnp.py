@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MIN_KEYPOINTS = 4
+REFINED_STARTS = 3
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,9 @@ def project_points(points: np.ndarray, K: np.ndarray, R: np.ndarray, t: np.ndarr
 
 
 def solve_keypoints(points_3d: np.ndarray, points_2d: np.ndarray, K: np.ndarray, dist=None) -> PnPResult:
-    """``R_m2c, t_m2c`` from at least :data:`MIN_KEYPOINTS` model points and their pixels: SQPnP (globally optimal),
-    then Levenberg-Marquardt on the reprojection error. Raises ``ValueError`` with a reason an annotator can act on."""
+    """``R_m2c, t_m2c`` from at least :data:`MIN_KEYPOINTS` model points and their pixels: SQPnP and the other
+    starts of :func:`_starts`, each refined by Levenberg-Marquardt on the reprojection error; the lowest error wins.
+    Raises ``ValueError`` with a reason an annotator can act on."""
     import cv2
 
     obj = np.asarray(points_3d, np.float64).reshape(-1, 3)
@@ -67,17 +69,57 @@ def solve_keypoints(points_3d: np.ndarray, points_2d: np.ndarray, K: np.ndarray,
         raise ValueError("the placed keypoints lie on one line of the part: add keypoints off that line")
     K = np.asarray(K, np.float64)
     d = None if dist is None or not np.size(dist) else np.asarray(dist, np.float64).ravel()
-    ok, rvec, tvec = cv2.solvePnP(obj, img, K, d, flags=cv2.SOLVEPNP_SQPNP)
-    if not ok:
-        raise ValueError("no pose fits the placed keypoints")
-    rvec, tvec = cv2.solvePnPRefineLM(obj, img, K, d, rvec, tvec)
-    R, _ = cv2.Rodrigues(rvec)
-    t = tvec.ravel()
-    cam = obj @ R.T + t
-    if np.any(cam[:, 2] <= 0):
-        raise ValueError("the pose that fits the keypoints puts the part behind the camera: check the labels")
-    residuals = np.linalg.norm(project_points(obj, K, R, t, d) - img, axis=1)
-    return PnPResult(R, t, float(np.sqrt(np.mean(residuals**2))), float(residuals.max()), residuals, len(obj))
+    planar = np.linalg.matrix_rank(obj - obj.mean(axis=0), tol=1e-6) == 2
+    scored = []
+    for rvec, tvec in _starts(obj, img, K, d, planar):
+        R, _ = cv2.Rodrigues(rvec)
+        if np.any((obj @ R.T + tvec.ravel())[:, 2] <= 0):
+            continue
+        scored.append(
+            (float(np.mean(np.sum((project_points(obj, K, R, tvec.ravel(), d) - img) ** 2, axis=1))), rvec, tvec)
+        )
+    scored.sort(key=lambda s: s[0])
+    best = None
+    for _, rvec, tvec in scored[:REFINED_STARTS]:  # refinement costs ~1 ms: only the most promising starts
+        rvec, tvec = cv2.solvePnPRefineLM(obj, img, K, d, rvec.copy(), tvec.copy())
+        R, _ = cv2.Rodrigues(rvec)
+        t = tvec.ravel()
+        if np.any((obj @ R.T + t)[:, 2] <= 0):
+            continue
+        residuals = np.linalg.norm(project_points(obj, K, R, t, d) - img, axis=1)
+        rms = float(np.sqrt(np.mean(residuals**2)))
+        if best is None or rms < best.rms_px - 1e-9:
+            best = PnPResult(R, t, rms, float(residuals.max()), residuals, len(obj))
+    if best is None:
+        raise ValueError("no pose in front of the camera fits the placed keypoints: check the labels")
+    return best
+
+
+def _starts(obj, img, K, d, planar: bool):
+    """Starting poses for the refinement: SQPnP (globally optimal for its algebraic error), OpenCV's iterative and
+    EPnP solvers, IPPE for points on one plane and, for 4-5 points, every P3P solution of every 3 of them. A few
+    points with three in a row (studs) or on one small face seen edge-on leave single solvers at a wrong pose with a
+    reprojection error of pixels; the lowest error over these starts is the true pose."""
+    import itertools
+
+    import cv2
+
+    flags = [cv2.SOLVEPNP_SQPNP, cv2.SOLVEPNP_ITERATIVE, cv2.SOLVEPNP_EPNP] + ([cv2.SOLVEPNP_IPPE] if planar else [])
+    for flag in flags:
+        try:
+            ok, rvec, tvec = cv2.solvePnP(obj, img, K, d, flags=flag)
+        except cv2.error:
+            continue
+        if ok:
+            yield rvec, tvec
+    if len(obj) <= 5:
+        for tri in itertools.combinations(range(len(obj)), 3):
+            sub = [*tri, next(i for i in range(len(obj)) if i not in tri)]  # OpenCV's P3P takes 4 points
+            try:
+                n, rvecs, tvecs, _ = cv2.solvePnPGeneric(obj[sub], img[sub], K, d, flags=cv2.SOLVEPNP_AP3P)
+            except cv2.error:
+                continue
+            yield from zip(rvecs[:n], tvecs[:n])
 
 
 def canonical_pose(
@@ -107,7 +149,7 @@ def mesh_centroid(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
 def translation_from_mask(mesh, K: np.ndarray, R: np.ndarray, mask: np.ndarray, iterations: int = 4) -> np.ndarray:
     """``t_m2c`` that puts the mesh at rotation ``R`` where ``mask`` is: the projected silhouette's centroid on the
     mask's and its area equal to the mask's (a part seen at a chosen orientation, placed by its mask)."""
-    from legodata.scene.ground_truth import silhouette
+    from legodata.annotate.checks import projected_silhouette
 
     mask = np.asarray(mask, bool)
     h, w = mask.shape
@@ -126,7 +168,7 @@ def translation_from_mask(mesh, K: np.ndarray, R: np.ndarray, mask: np.ndarray, 
     ray = np.linalg.solve(K, np.array([target[0], target[1], 1.0]))
     t = ray * z - R @ centre
     for _ in range(iterations):
-        sil = silhouette(mesh, K, R, t, w, h)
+        sil = projected_silhouette(mesh, K, R, t, w, h)
         got = float(sil.sum())
         if got == 0:  # off the image: put it on the mask's ray
             t = ray * (t[2] + (R @ centre)[2]) - R @ centre

@@ -317,3 +317,9 @@ def stop() -> dict | None:
     _terminate(int(state["pid"]))
     state_path().unlink(missing_ok=True)
     return state
+
+
+if __name__ == "__main__":  # `python -m legodata.annotate.server install`: stdlib only, for CI before the venv
+    if sys.argv[1:] != ["install"]:
+        sys.exit("usage: python -m legodata.annotate.server install")
+    print(ensure_server_env())

@@ -131,12 +131,17 @@ def write_store(tasks: list[dict], ctx: Context, out: str | Path, meta: dict[str
             summary.unchanged += same
             return same
 
-        by_group: dict[str, list[Converted]] = defaultdict(list)
-        drop: dict[str, set[str]] = defaultdict(set)  # group -> record ids to remove (edited annotations)
+        groups: dict[str, _Group] = {}  # touched groups, built in their temporary directories as items arrive
+
+        def group(name: str) -> _Group:
+            if name not in groups:
+                groups[name] = _Group(store, name)
+            return groups[name]
+
         for item in convert_export(tasks, ctx, skip):
             old = done.get(item.annotation_id)
             if old is not None:
-                drop[old[1]].add(old[0])
+                group(old[1]).drop(old[0])
             if isinstance(item, Rejected):
                 rejected[item.annotation_id] = item.to_json()
                 summary.rejected += 1
@@ -150,14 +155,14 @@ def write_store(tasks: list[dict], ctx: Context, out: str | Path, meta: dict[str
                 summary.rejected += 1
                 continue
             rejected.pop(item.annotation_id, None)
-            by_group[item.record.group_id].append(item)
+            group(item.record.group_id).add(item)  # files written now: no mask is held in memory
             if old is None:
                 summary.added += 1
             else:
                 summary.updated += 1
         symmetries = _symmetries(store)
-        for group in sorted(set(by_group) | set(drop)):
-            _commit_group(store, group, by_group.get(group, []), drop.get(group, set()), symmetries, summary)
+        for name in sorted(groups):
+            groups[name].commit(symmetries, summary)
         _write_rejected(store.root, rejected)
         summary.rejected_total = len(rejected)
         store.rebuild_index()
@@ -219,49 +224,55 @@ def _write_rejected(root: Path, rejected: dict[int, dict]) -> None:
     atomic_write_text(root / REJECTED, "".join(line + "\n" for line in lines))
 
 
-def _commit_group(store, group: str, items: list[Converted], drop: set[str], symmetries, summary: PullSummary):
-    import cv2
+class _Group:
+    """One group being rebuilt: its committed files copied into a temporary directory, new photos and masks written
+    there as annotations arrive, records kept (small); :meth:`commit` swaps it in with ``Store.commit_scene``."""
 
-    from legodata.store.store import SCENE_RECORDS
+    def __init__(self, store, name: str) -> None:
+        from legodata.store.store import SCENE_RECORDS
 
-    tmp = store.new_tmp_dir(group)
-    current = store.scene_dir(group)
-    kept: list[Record] = []
-    if current.is_dir():
-        shutil.copytree(current, tmp, dirs_exist_ok=True)
-        (tmp / SCENE_RECORDS).unlink(missing_ok=True)
-        for line in (current / SCENE_RECORDS).read_text().splitlines():
-            if line.strip():
-                rec = Record.from_json(line)
-                if rec.record_id in drop:
-                    (tmp / "mask" / f"{rec.record_id}.png").unlink(missing_ok=True)
-                else:
-                    kept.append(rec)
-    (tmp / "rgb").mkdir(exist_ok=True)
-    (tmp / "mask").mkdir(exist_ok=True)
-    new = {}
-    for item in items:
-        rel = Path(item.record.image_path)
-        target = tmp / "rgb" / rel.name
+        self.store, self.name = store, name
+        self.tmp = store.new_tmp_dir(name)
+        self.records: dict[str, Record] = {}
+        self.new: list[Record] = []
+        current = store.scene_dir(name)
+        if current.is_dir():
+            shutil.copytree(current, self.tmp, dirs_exist_ok=True)
+            (self.tmp / SCENE_RECORDS).unlink(missing_ok=True)
+            for line in (current / SCENE_RECORDS).read_text().splitlines():
+                if line.strip():
+                    rec = Record.from_json(line)
+                    self.records[rec.record_id] = rec
+        (self.tmp / "rgb").mkdir(exist_ok=True)
+        (self.tmp / "mask").mkdir(exist_ok=True)
+
+    def drop(self, record_id: str) -> None:
+        if self.records.pop(record_id, None) is not None:
+            (self.tmp / "mask" / f"{record_id}.png").unlink(missing_ok=True)
+
+    def add(self, item: Converted) -> None:
+        import cv2
+
+        target = self.tmp / "rgb" / Path(item.record.image_path).name
         if not target.exists():
             shutil.copy2(item.photo, target)
-        ok = cv2.imwrite(str(tmp / "mask" / f"{item.record.record_id}.png"), item.mask.astype(np.uint16))
-        if not ok:
-            raise LegodataError(f"cannot write the mask of {item.record.record_id} into {tmp}")
-        new[item.record.record_id] = item.record
-    records = {r.record_id: r for r in kept}
-    records.update(new)
-    records = _with_agreement(tmp, records, symmetries, summary)
-    used = {Path(r.image_path).name for r in records.values()}
-    for f in (tmp / "rgb").iterdir():  # photos no record uses any more (all its annotations were edited away)
-        if f.name not in used:
-            f.unlink()
-    for rec in new.values():
-        if "low_iou" in rec.meta.get("flags", []):
-            summary.flagged_low_iou += 1
-        if "reprojection_error_px" in rec.meta:
-            summary.rotation_errors_px.append(float(rec.meta["reprojection_error_px"]))
-    store.commit_scene(tmp, group, [records[k] for k in sorted(records, key=_record_order)])
+        if not cv2.imwrite(str(self.tmp / "mask" / f"{item.record.record_id}.png"), item.mask.astype(np.uint16)):
+            raise LegodataError(f"cannot write the mask of {item.record.record_id} into {self.tmp}")
+        self.records[item.record.record_id] = item.record
+        self.new.append(item.record)
+
+    def commit(self, symmetries, summary: PullSummary) -> None:
+        records = _with_agreement(self.tmp, self.records, symmetries, summary)
+        used = {Path(r.image_path).name for r in records.values()}
+        for f in (self.tmp / "rgb").iterdir():  # photos no record uses any more (their annotations were edited away)
+            if f.name not in used:
+                f.unlink()
+        for rec in self.new:
+            if "low_iou" in rec.meta.get("flags", []):
+                summary.flagged_low_iou += 1
+            if "reprojection_error_px" in rec.meta:
+                summary.rotation_errors_px.append(float(rec.meta["reprojection_error_px"]))
+        self.store.commit_scene(self.tmp, self.name, [records[k] for k in sorted(records, key=_record_order)])
 
 
 def _record_order(record_id: str):

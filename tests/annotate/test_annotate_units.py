@@ -232,6 +232,9 @@ def test_a_good_annotation_becomes_a_record(tmp_path):
     sym = get_part("3001").symmetry.sampled()
     assert np.degrees(symmetric_geodesic_angle(np.asarray(inst.R_m2c), R, sym)) < 1e-3
     assert np.array_equal(out.mask, mask) and inst.px_count_visib == mask.sum()
+    from legodata.scene.ground_truth import bbox_of
+
+    assert inst.bbox_visib == bbox_of(mask) and inst.bbox_obj == bbox_of(mask) and inst.visib_fract == 1.0
 
 
 def test_a_chosen_orientation_placed_by_the_mask(tmp_path):
@@ -372,3 +375,17 @@ def test_photos_without_a_camera_file_are_refused_before_any_server_is_asked(tmp
     cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(LegodataError, match="pass --camera CAMERA.yaml"):
         push(tmp_path, "any", client=object())
+
+
+def test_silhouettes_by_rows_equal_the_projects_rasteriser():
+    from legodata.annotate.checks import projected_silhouette, union_of_triangles
+    from legodata.scene.ground_truth import rasterize_triangles
+
+    rng = np.random.default_rng(5)
+    for i in range(40):
+        part = get_part(part_ids()[i % len(part_ids())])
+        R, t = random_rotations(rng, 1)[0], np.array([*rng.normal(0, 0.01, 2), rng.uniform(0.05, 0.15)])
+        assert np.array_equal(projected_silhouette(part.mesh, K, R, t, W, H), silhouette(part.mesh, K, R, t, W, H))
+    square = np.array([[[2, 2], [10, 2], [2, 10]], [[10, 2], [10, 10], [2, 10]]], float)  # centres on edges
+    assert np.array_equal(union_of_triangles(square, 16, 16), rasterize_triangles(square, 16, 16))
+    assert union_of_triangles(square, 16, 16).sum() == 81

@@ -25,10 +25,19 @@ from scipy.spatial import ConvexHull, QhullError, cKDTree
 from legodata.core.mesh import Mesh
 from legodata.core.rotations import axis_angle_to_matrix, cube_rotations
 
-CONTINUOUS_TEST_ANGLE = 0.7  # radians; irrational multiple of pi, so no finite symmetry passes by accident
+# Turns (radians: 40.1 and 43.3 degrees) that a round part passes and an n-fold symmetric one does not: for every
+# n <= 64 one of them is at least 1.7 degrees from a multiple of 360/n. One turn alone is not enough: 0.7 rad is
+# 0.107 degrees from 2/18 of a turn, which the tread of the 18-fold tyre 4084 follows to within 0.019 mm.
+CONTINUOUS_TEST_ANGLES = (0.7, 0.7552)
 # Circles in LDraw parts are 16-gons (48-gons with p/48): an axis of exact 16-fold symmetry about which the worst
 # rotation (half a segment) moves no point farther than a 16-gon's sagitta is a tessellated surface of revolution.
 ROUND_MIN_FOLD = 16
+# The tolerance is never below 0.02 mm (0.05 LDU). LDraw coordinates are typed with 2 to 4 decimals, so copies of one
+# feature (a tilted one rounded in the part frame, a print on a curved face) land up to ~0.016 mm apart on parts that
+# are symmetric (bench_ldraw: 3960ps2, 53550, 93252), while the smallest differences that do break a symmetry there
+# are 0.054 mm (3010dm0: a 0.1 mm sticker on one face) and 0.2 mm (2972: its two ends differ by 0.5 LDU).
+MIN_TOL_M = 2e-5
+RELATIVE_TOL = 1e-4  # of the bounding-box diagonal: 0.0012 mm for a 1 x 1 plate, 0.036 mm for a 32 x 32 baseplate
 
 
 @dataclass(frozen=True, eq=False)
@@ -343,7 +352,7 @@ class _Checker:
 
     def is_round_about(self, axis: np.ndarray) -> bool:
         """A surface of revolution about ``axis`` through the centre: exactly, or tessellated (see ROUND_MIN_FOLD)."""
-        if self.accepts(axis_angle_to_matrix(axis, CONTINUOUS_TEST_ANGLE)):
+        if all(self.accepts(axis_angle_to_matrix(axis, a)) for a in CONTINUOUS_TEST_ANGLES):
             return True
         if not self.accepts(axis_angle_to_matrix(axis, 2 * np.pi / ROUND_MIN_FOLD)):
             return False
@@ -354,9 +363,9 @@ class _Checker:
 
 
 def default_tolerance(mesh: Mesh) -> float:
-    """1e-4 of the bounding-box diagonal."""
+    """1e-4 of the bounding-box diagonal, and at least 0.02 mm (``MIN_TOL_M``, metres)."""
     lo, hi = mesh.bounds()
-    return 1e-4 * float(np.linalg.norm(hi - lo))
+    return max(RELATIVE_TOL * float(np.linalg.norm(hi - lo)), MIN_TOL_M)
 
 
 def is_symmetry(

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from legodata.core.atomic import atomic_write_text, check_replaceable, create_exclusive_text, replace_dir
+from legodata.core.atomic import atomic_open, atomic_write_text, check_replaceable, create_exclusive_text, replace_dir
 from legodata.core.records import Record
 from legodata.errors import LegodataError
 
@@ -145,10 +145,14 @@ class Store:
                     raise LegodataError(f"{path}:{lineno}: {exc}") from None
 
     def rebuild_index(self) -> int:
-        """Rewrite ROOT/records.jsonl from the finished scenes (atomically). Returns the number of records."""
-        lines = [r.to_json() for r in self.iter_records()]
-        atomic_write_text(self.root / RECORDS, "".join(line + "\n" for line in lines))
-        return len(lines)
+        """Rewrite ROOT/records.jsonl from the finished scenes (atomically, streaming: memory does not grow with
+        the store). Returns the number of records."""
+        n = 0
+        with atomic_open(self.root / RECORDS, "w", encoding="utf-8") as fh:
+            for rec in self.iter_records():
+                fh.write(rec.to_json() + "\n")
+                n += 1
+        return n
 
 
 def _pid_alive(pid: int) -> bool:

@@ -80,6 +80,7 @@ class _Checked:
     preview: Any  # legodata.publish.preview.PreviewSheet
     split_keys: set[str] = field(default_factory=set)  # the groups, as the split sees them
     depth_images: int = 0
+    maskless: int = 0  # records without a mask: no scenes/parts rows
     extra: dict[str, dict[str, int]] = field(default_factory=lambda: _zero_counts(EXTRA_CONFIGS))
 
     @property
@@ -89,7 +90,7 @@ class _Checked:
     def totals(self) -> dict[str, dict[str, int]]:
         """Rows per config and split: ``scenes``, ``parts``, and every extra config that has a row."""
         base = {c: self.stats.split_counts(c) for c in CONFIGS}
-        return base | {c: n for c, n in self.extra.items() if sum(n.values())}
+        return {c: n for c, n in (base | self.extra).items() if sum(n.values()) or (c in CONFIGS and not self.maskless)}
 
 
 def _progress(items: Iterator, progress: bool, total: int | None, desc: str) -> Iterator:
@@ -116,11 +117,11 @@ def _rows(plan: _Plan, progress: bool, total: int) -> Iterator[tuple[str, dict[s
     """Pass 2: (split, {config: rows}) per record; crops and PNG encoding in worker threads."""
 
     def build(sr: SourceRecord):
-        loaded = load(sr)
-        rows = {
-            "scenes": [scene_row(sr.record, loaded, plan.labels, depth_bytes(sr))],
-            "parts": part_rows(sr.record, loaded, plan.labels, plan.symmetry, plan.crop),
-        }
+        rows: dict[str, list[dict[str, Any]]] = {}
+        if sr.record.mask_path is not None:
+            loaded = load(sr)
+            rows["scenes"] = [scene_row(sr.record, loaded, plan.labels, depth_bytes(sr))]
+            rows["parts"] = part_rows(sr.record, loaded, plan.labels, plan.symmetry, plan.crop)
         rows.update(extra_rows(sr.record, sr.source.root, plan.symmetry, images=True))
         return split_of(plan.seed, sr.split_key, plan.ratios), rows
 
@@ -247,16 +248,25 @@ def _check_all(plan: _Plan, progress: bool) -> _Checked:
         record_ids.add(key)
         checked.groups.add(rec.group_id, split_name)
         checked.split_keys.add(sr.split_key)
-        checked.depth_images += has_depth
         for config, n in extra.items():
             checked.extra[config][split_name] += n
+        if loaded.mask is None:
+            checked.maskless += 1
+            continue
+        checked.depth_images += has_depth
         stats.add_record(sr.source.label, split_name, rec.source, len(rec.instances))
         for inst in rec.instances:
             stats.add_instance(inst.part_id)
         for inst in visible_instances(rec, min_px):
             stats.add_part_row(sr.source.label, split_name, inst.part_id, inst.R_m2c, plan.groups[inst.part_id])
         checked.preview.offer(rec.group_id, loaded.image_bgr, loaded.mask)
-    if checked.records == 0:
+    if checked.maskless:
+        logger.warning(
+            "%d records have no instance mask: they are in the %s configs only, not in scenes or parts",
+            checked.maskless,
+            "/".join(EXTRA_CONFIGS),
+        )
+    if checked.records == 0 and not any(sum(n.values()) for n in checked.extra.values()):
         stores = ", ".join(str(s.root) for s in plan.sources)
         raise LegodataError(f"nothing to publish: {stores} hold no finished scenes")
     return checked
@@ -305,7 +315,7 @@ def _write_shards(tmp: Path, plan: _Plan, checked: _Checked, progress: bool) -> 
         if totals[c][s] > 0
     }
     try:
-        for split_name, rows in _rows(plan, progress, checked.records):
+        for split_name, rows in _rows(plan, progress, checked.records + checked.maskless):
             for config, config_rows in rows.items():
                 for row in config_rows:
                     writers[(config, split_name)].add(row)

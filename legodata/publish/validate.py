@@ -22,9 +22,9 @@ class Loaded:
     """A checked record's files: the encoded bytes (embedded as they are) and the decoded arrays."""
 
     image_bytes: bytes
-    mask_bytes: bytes
+    mask_bytes: bytes | None  # None: the record has no mask (no scenes/parts rows, other configs only)
     image_bgr: np.ndarray  # H x W x 3 uint8
-    mask: np.ndarray  # H x W, integer instance ids
+    mask: np.ndarray | None  # H x W, integer instance ids
 
 
 class RecordError(LegodataError):
@@ -122,7 +122,6 @@ def load_and_check(sr: SourceRecord, part_ids: set[str] | dict) -> Loaded:
     check_metadata(sr, part_ids)
     rec = sr.record
     image_bytes = _read(sr, "image_path", rec.image_path)
-    mask_bytes = _read(sr, "mask_path", rec.mask_path)
     image = cv2.imdecode(np.frombuffer(image_bytes, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise RecordError(sr, "image_path", f"{rec.image_path} does not decode as an image")
@@ -132,6 +131,11 @@ def load_and_check(sr: SourceRecord, part_ids: set[str] | dict) -> Loaded:
             "image_path",
             f"{rec.image_path} is {image.shape[1]}x{image.shape[0]}, the record says {rec.width}x{rec.height}",
         )
+    if rec.mask_path is None:
+        if rec.instances:
+            raise RecordError(sr, "mask_path", "a record with instances needs an instance mask")
+        return Loaded(image_bytes, None, image, None)
+    mask_bytes = _read(sr, "mask_path", rec.mask_path)
     mask = cv2.imdecode(np.frombuffer(mask_bytes, np.uint8), cv2.IMREAD_UNCHANGED)
     if mask is None:
         raise RecordError(sr, "mask_path", f"{rec.mask_path} does not decode as an image")

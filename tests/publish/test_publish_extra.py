@@ -10,6 +10,7 @@ import pytest
 from support.assembly_records import assembly_store
 from support.runlog_truth import simulate
 
+from legodata.core.records import Record
 from legodata.jobs.import_log import run_import
 from legodata.publish import publish
 from legodata.store.store import Store
@@ -67,3 +68,23 @@ def test_score_steps_reads_the_published_steps_config(tmp_path):
     from_store = load_step_rows(tmp_path / "store")
     assert sorted(r["sample_id"] for r in rows) == sorted(r["sample_id"] for r in from_store)
     assert all("observation" not in r for r in rows)
+
+
+def test_robot_log_records_without_a_mask_are_in_runs_only(tmp_path, caplog):
+    from dataclasses import replace
+
+    log = simulate(tmp_path / "log", episodes=2)
+    run_import(log, tmp_path / "store")
+    store = Store(tmp_path / "store")
+    first = store.scene_ids()[0]
+    path = store.scene_dir(first) / "records.jsonl"
+    recs = [Record.from_json(line) for line in path.read_text().splitlines()]
+    stripped = [replace(r, mask_path=None, instances=()) for r in recs]  # a robot stack that logged no masks
+    path.write_text("".join(r.to_json() + "\n" for r in stripped))
+    total = sum(1 for _ in store.iter_records())
+    s = publish([tmp_path / "store"], tmp_path / "hf", split=(1.0, 0.0, 0.0))
+    assert s.rows["runs"]["train"] == total
+    assert s.rows["scenes"]["train"] == total - len(recs)
+    assert f"{len(recs)} records have no instance mask" in caplog.text
+    runs = datasets.load_dataset(str(tmp_path / "hf"), "runs", split="train")
+    assert sum(row["mask"] is None for row in runs) == len(recs)

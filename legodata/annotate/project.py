@@ -52,5 +52,4 @@ def init_project(
         project = client.projects.create(title=name, label_config=xml, description=description)
     except Exception as exc:  # noqa: BLE001
         raise api_error(exc, f"creating project {name!r}") from None
-    logger.info("created Label Studio project %s (id %s)", name, project.id)
     return InitSummary(int(project.id), name, kind, tuple(part_ids), n_kp, True)

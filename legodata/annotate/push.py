@@ -141,8 +141,8 @@ def push(
     payload: list[dict[str, Any]] = []
     for item in todo:
         task = _task(item, kind, assets, files_root, ldraw_dir, models)
-        if task.get("predictions"):
-            summary.predictions += 1
+        if any(r["from_name"] != "part" for r in task["predictions"][0]["result"]):
+            summary.predictions += 1  # a model's (the part choice every task gets pre-selected does not count)
         payload.append(task)
         if len(payload) == BATCH:
             summary.task_ids += _import(client, int(proj.id), payload)

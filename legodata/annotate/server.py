@@ -126,6 +126,7 @@ def port_free(port: int, host: str = HOST) -> bool:
         if s.connect_ex((host, port)) == 0:
             return False
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Label Studio's server: TIME_WAIT is no owner
         try:
             s.bind((host, port))
         except OSError:

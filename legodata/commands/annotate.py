@@ -119,7 +119,7 @@ def push_command(
 
     s = push(source, project, camera=camera, parts=parts, colour=colour, session=session, mask_model=mask_model,
              rot_model=rot_model, min_px=min_px, files_root=files_root, assets_dir=assets_dir, url=url)  # fmt: skip
-    typer.echo(f"project {project!r}: {s.added} tasks added ({s.predictions} with pre-annotations), "
+    typer.echo(f"project {project!r}: {s.added} tasks added ({s.predictions} with a model's pre-annotations), "
                f"{s.skipped} already there; pictures in {s.assets_dir}")  # fmt: skip
 
 

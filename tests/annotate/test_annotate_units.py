@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 import cv2
 import numpy as np
 import pytest
+from support.ldraw_files import ldraw_dir  # noqa: F401
 
 from legodata.annotate import configs, credentials, rle
 from legodata.annotate.camera_info import load_camera_info, write_ros_camera_info
@@ -389,3 +390,13 @@ def test_silhouettes_by_rows_equal_the_projects_rasteriser():
     square = np.array([[[2, 2], [10, 2], [2, 10]], [[10, 2], [10, 10], [2, 10]]], float)  # centres on edges
     assert np.array_equal(union_of_triangles(square, 16, 16), rasterize_triangles(square, 16, 16))
     assert union_of_triangles(square, 16, 16).sum() == 81
+
+
+def test_keypoints_and_part_choices_of_an_ldraw_part(ldraw_dir):  # noqa: F811
+    kps = catalogue_keypoints("9999", str(ldraw_dir))  # a 20 x 24 x 40 LDU box without studs
+    assert len(kps) == 8 and all(k.kind == "corner" for k in kps)
+    ldu = keypoint_array(kps) / 0.0004
+    assert np.allclose(np.sort(np.unique(np.round(ldu[:, 0]))), [-10, 10]) and set(np.round(ldu[:, 1])) == {0, 24}
+    part = get_part("9999", str(ldraw_dir))
+    xml = configs.build_config("rotation", [("9999", part.info.name)], len(kps))
+    assert 'alias="9999"' in xml and "Test Box" in xml

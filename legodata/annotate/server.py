@@ -275,7 +275,11 @@ def running() -> dict | None:
     path = state_path()
     try:
         state = json.loads(path.read_text())
-        os.kill(int(state["pid"]), 0)
+        pid = int(state["pid"])
+        os.kill(pid, 0)
+        cmdline = Path(f"/proc/{pid}/cmdline")
+        if cmdline.is_file() and b"label-studio" not in cmdline.read_bytes():
+            raise ProcessLookupError  # the pid now belongs to another program: never signal it
         return state
     except (FileNotFoundError, json.JSONDecodeError, KeyError, ValueError):
         return None
@@ -302,8 +306,8 @@ def serve(port: int = DEFAULT_PORT, data_dir: str | Path | None = None, files_ro
     creds = Credentials(url, creds.token, creds.username or credentials.ADMIN_EMAIL, creds.password)
     if not creds.password:  # saved by hand without a password: make one (only used on a new data dir)
         creds = Credentials(url, creds.token, creds.username, credentials.generate(url).password)
+    credentials.save(creds)  # before the start: a new data dir takes this token, whatever happens next
     info = start_server(port, data_dir or default_data_dir(), creds, files_root)
-    credentials.save(creds)
     path = state_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(info.to_json()))

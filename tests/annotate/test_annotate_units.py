@@ -400,3 +400,20 @@ def test_keypoints_and_part_choices_of_an_ldraw_part(ldraw_dir):  # noqa: F811
     part = get_part("9999", str(ldraw_dir))
     xml = configs.build_config("rotation", [("9999", part.info.name)], len(kps))
     assert 'alias="9999"' in xml and "Test Box" in xml
+
+
+def test_a_stale_server_record_never_signals_another_program(tmp_path, monkeypatch):
+    import subprocess
+
+    from legodata.annotate import server
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    other = subprocess.Popen(["sleep", "30"])  # alive, but not Label Studio
+    try:
+        server.state_path().parent.mkdir(parents=True)
+        server.state_path().write_text(json.dumps({"pid": other.pid, "url": "http://127.0.0.1:1", "port": 1}))
+        assert server.running() is None and server.stop() is None
+        assert other.poll() is None and not server.state_path().exists()
+    finally:
+        other.kill()
+        other.wait()

@@ -25,8 +25,9 @@ from legodata.core.mesh import write_ply
 from legodata.core.records import SCHEMA_VERSION, Record
 from legodata.errors import LegodataError
 from legodata.jobs.manifest import CONVENTIONS, package_versions
+from legodata.runlog.episode import Problem
 from legodata.runlog.events import FORMAT_NAME, FORMAT_VERSION, Header
-from legodata.runlog.reader import LogReader, Problem
+from legodata.runlog.reader import LogReader
 from legodata.sources.robot_log import Catalogue, EpisodeRecords, iter_episode_records
 from legodata.store.store import RECORDS, Store
 

@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 from legodata.jobs.worker_client import WorkerClient, WorkerCrashed
-from legodata.runlog.simulate import SIM_DIR, SilhouetteRenderer, SimConfig, SimSummary, simulate_run
+from legodata.runlog.silhouette import SilhouetteRenderer
+from legodata.runlog.simulate import SIM_DIR, SimConfig, SimSummary, simulate_run
 
 RENDERERS = ("blender", "silhouette")
 

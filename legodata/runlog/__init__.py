@@ -1,8 +1,11 @@
 """Run logs of iterative robot runs (``legodata-log`` version 1): events, reader, derived labels, simulator.
 
-``events`` parses one line, ``reader`` streams a log episode by episode with line-numbered problems, ``labels``
-derives rotations to target and poses (pure numpy), ``simulate`` writes rendered runs in the format. The format is
-documented in ``FORMAT.md`` and specified by ``schema.json`` (JSON Schema draft 2020-12), both shipped here.
+``events`` holds the event types, ``parse`` (with the field readers of ``fields``) parses one line, ``reader``
+streams a log episode by episode with line-numbered problems (``episode``: what it yields), ``labels`` derives
+rotations to target and poses (pure numpy, on the rotation chains of ``poses``), ``simulate`` writes rendered runs
+in the format (its world in ``sim_world``, its output in ``sim_writer``, a numpy stand-in renderer in
+``silhouette``). The format is documented in ``FORMAT.md`` and specified by ``schema.json`` (JSON Schema draft
+2020-12), both shipped here.
 """
 
 from __future__ import annotations

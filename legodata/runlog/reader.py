@@ -6,7 +6,8 @@ bounded by the open episodes, never by the log. A line that cannot be used becom
 number, the raw line, a one-line reason naming the field) handed to ``on_problem``; with ``strict`` the first one
 raises :class:`~legodata.errors.LegodataError` instead. Nothing else is lost: the other lines import as usual.
 A lost line that may have moved a part (a bad ``rotate``, ``pick`` or ``place``, or a line too broken to tell)
-leaves a :class:`Gap` in its episode, so no label is derived across it.
+leaves a :class:`Gap` in its episode, so no label is derived across it. These types are in
+:mod:`legodata.runlog.episode`.
 
 Context checks done here (one line alone cannot show them): the header comes first and once; events name an
 open episode; cameras exist; observation files exist and stay inside the log's root (also through symlinks);
@@ -21,10 +22,11 @@ import json
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 from legodata.errors import LegodataError
+from legodata.runlog.episode import EpisodeLog, Gap, LostObservation, Problem
 from legodata.runlog.events import (
     EVENT_TYPES,
     MOTION_EVENTS,
@@ -37,8 +39,8 @@ from legodata.runlog.events import (
     PickPlace,
     Rotate,
     Vlm,
-    parse_event,
 )
+from legodata.runlog.parse import parse_event
 
 LOG_NAME = "log.jsonl"
 RAW_KEEP = 4000  # characters of a bad line kept in the quarantine
@@ -46,74 +48,6 @@ RAW_KEEP = 4000  # characters of a bad line kept in the quarantine
 _TYPE_RE = re.compile(rb'"type"\s*:\s*"([A-Za-z_]+)"')
 _EPISODE_RE = re.compile(rb'"episode"\s*:\s*"([^"\\]{1,64})"')
 _TRACK_RE = re.compile(rb'"track"\s*:\s*"([^"\\]{1,64})"')
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A line (or a part of one) that was not imported. ``kept``: the event itself was kept without the part
-    named (an observation whose mask file is missing imports without its mask)."""
-
-    lineno: int
-    raw: str
-    reason: str
-    episode: str | None = None
-    kept: bool = False
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {"line": self.lineno, "reason": self.reason, "episode": self.episode, "kept": self.kept, "raw": self.raw},
-            ensure_ascii=False,
-        )
-
-
-@dataclass(frozen=True)
-class Gap:
-    """A lost line at ``lineno`` that may have moved ``track`` (None: any part of the episode)."""
-
-    lineno: int
-    track: str | None
-    reason: str
-
-
-@dataclass(frozen=True)
-class LostObservation:
-    """An observation at ``lineno`` that was not imported: it still counts as a step of its episode."""
-
-    lineno: int
-    id: str | None
-
-
-@dataclass
-class EpisodeLog:
-    """One episode's events in log order (``items``: ``(lineno, event or Gap)``) and its content hash."""
-
-    start: EpisodeStart
-    start_line: int
-    items: list[tuple[int, object]] = field(default_factory=list)
-    end: EpisodeEnd | None = None
-    end_line: int | None = None
-    problems: int = 0
-    _digest: object = None
-    _obs: dict[str, int] = field(default_factory=dict)  # observation id -> line
-    _last_obs: tuple[str | None, int] | None = None  # (id, line); id None = that observation was quarantined
-    _track_parts: dict[str, tuple[str, int]] = field(default_factory=dict)  # track -> (part id, line)
-
-    @property
-    def episode(self) -> str:
-        return self.start.episode
-
-    @property
-    def unfinished(self) -> bool:
-        return self.end is None
-
-    @property
-    def content_sha256(self) -> str:
-        """sha256 over the header line, every line of this episode (bad ones too) and the files it names."""
-        return self._digest.hexdigest()  # type: ignore[attr-defined]
-
-    @property
-    def last_line(self) -> int:
-        return self.end_line or (self.items[-1][0] if self.items else self.start_line)
 
 
 class _FileHashes:

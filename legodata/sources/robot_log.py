@@ -21,9 +21,10 @@ import numpy as np
 from legodata.core.mesh import Mesh
 from legodata.core.records import Instance, Record
 from legodata.errors import LegodataError
+from legodata.runlog.episode import EpisodeLog, Problem
 from legodata.runlog.events import Header, Pose
 from legodata.runlog.labels import ObservationLabels, TrackLabels, derive, quat
-from legodata.runlog.reader import EpisodeLog, LogReader, Problem
+from legodata.runlog.reader import LogReader
 from legodata.scene.ground_truth import bbox_of, silhouette
 
 SOURCE = "robot_log"

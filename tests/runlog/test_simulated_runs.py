@@ -9,7 +9,7 @@ from support.runlog_truth import compare, simulate
 
 from legodata.jobs.import_log import run_import
 from legodata.runlog import schema
-from legodata.runlog.events import parse_event
+from legodata.runlog.parse import parse_event
 from legodata.sources import load_source
 from legodata.store.store import Store
 

@@ -10,7 +10,8 @@ import numpy as np
 
 from legodata.core.rotations import geodesic_angle, quat_wxyz_to_matrix
 from legodata.parts.catalogue import get_part
-from legodata.runlog.simulate import SIM_DIR, SilhouetteRenderer, SimConfig, simulate_run
+from legodata.runlog.silhouette import SilhouetteRenderer
+from legodata.runlog.simulate import SIM_DIR, SimConfig, simulate_run
 from legodata.store.store import Store
 
 

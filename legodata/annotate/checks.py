@@ -16,6 +16,7 @@ import numpy as np
 
 from legodata.core.mesh import Mesh
 from legodata.core.rotations import symmetric_geodesic_angle
+from legodata.scene.ground_truth import rasterize_triangles as union_of_triangles  # the name pull's callers know
 
 LOW_IOU = 0.5  # projected-mesh IoU below this is flagged
 DISAGREE_DEG = 10.0  # two annotators further apart than this are flagged
@@ -36,45 +37,6 @@ def projected_silhouette(mesh: Mesh, K, R, t, width: int, height: int, dist=None
     faces = mesh.faces[(cam[mesh.faces][:, :, 2] > 1e-6).all(axis=1)]
     uv = project_points(mesh.vertices, K, R, t, dist)
     return union_of_triangles(uv[faces], width, height)
-
-
-def union_of_triangles(tri_uv: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Pixels whose centre lies in (or on the edge of) any triangle ``(T, 3, 2)``: the same set as
-    :func:`legodata.scene.ground_truth.rasterize_triangles`, computed by rows (one span per triangle and pixel row,
-    summed in a difference array) instead of by pixels -- 20x faster on a part 200 px across, which ``pull`` does
-    for every annotation."""
-    tri = np.asarray(tri_uv, np.float64).reshape(-1, 3, 2)
-    diff = np.zeros((height, width + 1), np.int32)
-    if not len(tri):
-        return np.zeros((height, width), bool)
-    y0 = np.maximum(np.ceil(tri[:, :, 1].min(axis=1)), 0).astype(np.int64)
-    y1 = np.minimum(np.floor(tri[:, :, 1].max(axis=1)), height - 1).astype(np.int64)
-    rows = np.maximum(y1 - y0 + 1, 0)
-    idx = np.repeat(np.arange(len(tri)), rows)
-    if not len(idx):
-        return np.zeros((height, width), bool)
-    y = (y0[idx] + np.arange(len(idx)) - np.repeat(np.cumsum(rows) - rows, rows)).astype(np.float64)
-    lo = np.full(len(idx), np.inf)
-    hi = np.full(len(idx), -np.inf)
-    for a, b in ((0, 1), (1, 2), (2, 0)):
-        p, q = tri[idx, a], tri[idx, b]
-        ymin, ymax = np.minimum(p[:, 1], q[:, 1]), np.maximum(p[:, 1], q[:, 1])
-        hit = (y >= ymin) & (y <= ymax)
-        flat = hit & (p[:, 1] == q[:, 1])
-        slope = hit & ~flat
-        with np.errstate(divide="ignore", invalid="ignore"):
-            x = p[:, 0] + (y - p[:, 1]) * (q[:, 0] - p[:, 0]) / (q[:, 1] - p[:, 1])
-        lo = np.where(slope, np.minimum(lo, x), lo)
-        hi = np.where(slope, np.maximum(hi, x), hi)
-        lo = np.where(flat, np.minimum(lo, np.minimum(p[:, 0], q[:, 0])), lo)
-        hi = np.where(flat, np.maximum(hi, np.maximum(p[:, 0], q[:, 0])), hi)
-    x0 = np.maximum(np.ceil(lo), 0).astype(np.int64)
-    x1 = np.minimum(np.floor(hi), width - 1).astype(np.int64)
-    keep = x1 >= x0
-    yi = y[keep].astype(np.int64)
-    np.add.at(diff, (yi, x0[keep]), 1)
-    np.add.at(diff, (yi, x1[keep] + 1), -1)
-    return np.cumsum(diff[:, :width], axis=1) > 0
 
 
 def projected_iou(mesh: Mesh, K, R, t, mask: np.ndarray, dist=None) -> float:

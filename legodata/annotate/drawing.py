@@ -12,6 +12,7 @@ import numpy as np
 
 from legodata.annotate.keypoints import Keypoint, keypoint_array
 from legodata.core.mesh import Mesh
+from legodata.scene.ground_truth import batches, pixel_boxes
 
 BASE_RGB = (200, 200, 205)
 BACKGROUND = (255, 255, 255)
@@ -27,25 +28,12 @@ def zbuffer(tri_uv: np.ndarray, tri_z: np.ndarray, width: int, height: int, max_
     tri_uv = np.asarray(tri_uv, float).reshape(-1, 3, 2)
     inv_z = 1.0 / np.asarray(tri_z, float).reshape(-1, 3)
     a, b, c = tri_uv[:, 0], tri_uv[:, 1], tri_uv[:, 2]
-    area2 = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
-    lo, hi = tri_uv.min(axis=1), tri_uv.max(axis=1)
-    x0 = np.maximum(np.ceil(lo[:, 0]), 0)
-    y0 = np.maximum(np.ceil(lo[:, 1]), 0)
-    x1 = np.minimum(np.floor(hi[:, 0]), width - 1)
-    y1 = np.minimum(np.floor(hi[:, 1]), height - 1)
-    keep = np.flatnonzero((np.abs(area2) > 1e-12) & (x1 >= x0) & (y1 >= y0))
-    if not len(keep):
-        return depth.reshape(height, width), index.reshape(height, width)
+    area2, x0, y0, x1, y1, keep = pixel_boxes(tri_uv, width, height)
+    keep = np.flatnonzero(keep)
     x0, y0 = x0[keep].astype(np.int64), y0[keep].astype(np.int64)
     w, h = x1[keep].astype(np.int64) - x0 + 1, y1[keep].astype(np.int64) - y0 + 1
-    n = w * h
-    starts = np.concatenate([[0], np.cumsum(n)])
-    first = 0
-    while first < len(n):
-        last = max(first + 1, int(np.searchsorted(starts, starts[first] + max_tests, side="right")) - 1)
-        local_tri = np.repeat(np.arange(first, last), n[first:last])
+    for local_tri, local in batches(w * h, max_tests):
         tri = keep[local_tri]
-        local = np.arange(len(tri)) - (starts[local_tri] - starts[first])
         px = x0[local_tri] + local % w[local_tri]
         py = y0[local_tri] + local // w[local_tri]
         # barycentric coordinates of the pixel centre
@@ -59,7 +47,6 @@ def zbuffer(tri_uv: np.ndarray, tri_z: np.ndarray, width: int, height: int, max_
         np.minimum.at(depth, flat, z)
         win = z <= depth[flat]
         index[flat[win]] = tri[win]
-        first = last
     return depth.reshape(height, width), index.reshape(height, width)
 
 

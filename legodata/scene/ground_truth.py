@@ -35,10 +35,86 @@ def silhouette(mesh: Mesh, K: np.ndarray, R_m2c: np.ndarray, t_m2c: np.ndarray, 
 def rasterize_triangles(tri_uv: np.ndarray, width: int, height: int, max_tests: int = 1 << 22) -> np.ndarray:
     """Union of 2D triangles ``(T, 3, 2)`` sampled at pixel centres (a centre on an edge counts as inside).
 
+    A centre is inside when it is on the inner side of (or on) each edge by the edge function in float64. Along a
+    pixel row that test is monotone, so a triangle covers one span per row: its ends are found where the test flips
+    (estimated from where the edge crosses the row, checked and if need be searched with the test itself, so the
+    spans hold exactly the centres that pass it), and the spans are summed in a difference array. ``max_tests``
+    bounds the spans handled at once. Degenerate triangles cover nothing.
+
     cv2.fillConvexPoly is not used: it also fills every pixel an edge passes through, which grows each silhouette
     by about half a pixel all round (14% of a 120-pixel part)."""
-    mask = np.zeros((height, width), dtype=bool)
     tri_uv = np.asarray(tri_uv, dtype=np.float64).reshape(-1, 3, 2)
+    area2, x0, y0, x1, y1, keep = pixel_boxes(tri_uv, width, height)
+    tri, sign = tri_uv[keep], np.sign(area2[keep])
+    x0, x1 = x0[keep].astype(np.int64), x1[keep].astype(np.int64)
+    y0, y1 = y0[keep].astype(np.int64), y1[keep].astype(np.int64)
+    diff = np.zeros((height, width + 1), np.int32)
+    for idx, offset in batches(y1 - y0 + 1, max_tests):  # one span per triangle and row
+        y = y0[idx] + offset
+        left, right = x0[idx], x1[idx].copy()
+        for i, j in ((0, 1), (1, 2), (2, 0)):
+            _clip_span(tri[idx, i], tri[idx, j], sign[idx], y, left, right)
+        ok = left <= right
+        np.add.at(diff, (y[ok], left[ok]), 1)
+        np.add.at(diff, (y[ok], right[ok] + 1), -1)
+    return np.cumsum(diff[:, :width], axis=1) > 0
+
+
+def _clip_span(p, q, sign, y, left, right) -> None:
+    """Narrow the spans ``left..right`` of row ``y`` (in place) to the centres on the inner side of edge ``p -> q``."""
+
+    def inside(k, x):  # the edge test of centre (x, y[k]) -- the one that defines the pixels
+        edge = (q[k, 0] - p[k, 0]) * (y[k] - p[k, 1]) - (q[k, 1] - p[k, 1]) * (x - p[k, 0])
+        return edge * sign[k] >= 0
+
+    dy = (q[:, 1] - p[:, 1]) * sign
+    flat = np.flatnonzero((dy == 0) & (left <= right))  # the test is the same all along the row
+    right[flat[~inside(flat, left[flat])]] = -1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cross = p[:, 0] + (y - p[:, 1]) * (q[:, 0] - p[:, 0]) / (q[:, 1] - p[:, 1])  # where the edge meets the row
+    for rising in (True, False):  # inside from a column on (rising), or up to one
+        k = np.flatnonzero(((dy < 0) if rising else (dy > 0)) & (left <= right))
+
+        def flips(kk, x, rising=rising):  # monotone in x: False, then True
+            return inside(kk, x) if rising else ~inside(kk, x)
+
+        est = np.ceil(cross[k]) if rising else np.floor(cross[k]) + 1
+        first = _first_true(flips, k, left[k], right[k], est)
+        if rising:
+            left[k] = first
+        else:
+            right[k] = first - 1
+
+
+def _first_true(pred, k, lo, hi, estimate) -> np.ndarray:
+    """The smallest ``x`` in ``lo..hi`` where ``pred(k, x)`` (False, then True along x) holds, ``hi + 1`` if none;
+    ``estimate`` is checked first and searched from only where it is wrong."""
+    x = np.clip(np.where(np.isnan(estimate), lo, estimate), lo, hi + 1).astype(np.int64)
+    below = (x > lo) & _pred_at(pred, k, x - 1, lo, hi)  # the answer lies further left
+    above = (x <= hi) & ~_pred_at(pred, k, x, lo, hi)  # further right
+    wrong = np.flatnonzero(below | above)
+    if len(wrong):
+        a, b = lo[wrong].copy(), hi[wrong] + 1  # binary search in a..b
+        open_ = np.arange(len(wrong))
+        while len(open_):
+            mid = (a[open_] + b[open_]) // 2
+            ok = pred(k[wrong[open_]], mid)
+            b[open_[ok]] = mid[ok]
+            a[open_[~ok]] = mid[~ok] + 1
+            open_ = open_[a[open_] < b[open_]]
+        x[wrong] = a
+    return x
+
+
+def _pred_at(pred, k, x, lo, hi) -> np.ndarray:
+    """``pred`` at ``x`` clipped into ``lo..hi`` (callers mask the clipped places)."""
+    return pred(k, np.clip(x, lo, hi))
+
+
+def pixel_boxes(tri_uv: np.ndarray, width: int, height: int):
+    """Per triangle ``(T, 3, 2)``: twice its signed area and the pixel centres its bounding box spans inside the
+    image, ``(area2, x0, y0, x1, y1, keep)``; ``keep`` marks the triangles that have an area and a centre in their box
+    (the bounds are float, whole numbers)."""
     a, b, c = tri_uv[:, 0], tri_uv[:, 1], tri_uv[:, 2]
     area2 = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
     lo, hi = tri_uv.min(axis=1), tri_uv.max(axis=1)
@@ -47,36 +123,50 @@ def rasterize_triangles(tri_uv: np.ndarray, width: int, height: int, max_tests: 
     x1 = np.minimum(np.floor(hi[:, 0]), width - 1)
     y1 = np.minimum(np.floor(hi[:, 1]), height - 1)
     keep = (np.abs(area2) > 1e-12) & (x1 >= x0) & (y1 >= y0)
-    if not keep.any():
-        return mask
-    a, b, c, area2 = a[keep], b[keep], c[keep], area2[keep]
-    x0, y0 = x0[keep].astype(np.int64), y0[keep].astype(np.int64)
-    w, h = x1[keep].astype(np.int64) - x0 + 1, y1[keep].astype(np.int64) - y0 + 1
-    sign = np.sign(area2)
-    n = w * h
-    starts = np.concatenate([[0], np.cumsum(n)])
+    return area2, x0, y0, x1, y1, keep
+
+
+def batches(counts: np.ndarray, max_items: int):
+    """Items ``0..len(counts)-1`` expanded to ``counts[i]`` elements each, in batches of at most ``max_items``
+    elements (one larger item alone): yields ``(item, offset)``, every element's item and its place in the item."""
+    starts = np.concatenate([[0], np.cumsum(counts)])
     first = 0
-    while first < len(n):  # batches of triangles with at most max_tests candidate pixels (one big triangle alone)
-        last = max(first + 1, int(np.searchsorted(starts, starts[first] + max_tests, side="right")) - 1)
-        idx = np.repeat(np.arange(first, last), n[first:last])
-        local = np.arange(len(idx)) - (starts[idx] - starts[first])
-        px = x0[idx] + local % w[idx]
-        py = y0[idx] + local // w[idx]
-        inside = np.ones(len(idx), dtype=bool)
-        for p, q in ((a, b), (b, c), (c, a)):  # the centre is on the inner side of (or on) every edge
-            edge = (q[idx, 0] - p[idx, 0]) * (py - p[idx, 1]) - (q[idx, 1] - p[idx, 1]) * (px - p[idx, 0])
-            inside &= edge * sign[idx] >= 0
-        mask[py[inside], px[inside]] = True
+    while first < len(counts):
+        last = max(first + 1, int(np.searchsorted(starts, starts[first] + max_items, side="right")) - 1)
+        item = np.repeat(np.arange(first, last), counts[first:last])
+        yield item, np.arange(len(item)) - (starts[item] - starts[first])
         first = last
-    return mask
 
 
 def bbox_of(mask: np.ndarray) -> tuple[int, int, int, int]:
-    """Tight ``(x, y, w, h)`` box of a boolean mask, ``(-1, -1, -1, -1)`` when empty."""
-    ys, xs = np.nonzero(mask)
-    if len(xs) == 0:
+    """Tight ``(x, y, w, h)`` box of a boolean mask, ``(-1, -1, -1, -1)`` when empty (from the row and column
+    projections: no list of every pixel)."""
+    rows, cols = np.flatnonzero(np.any(mask, axis=1)), np.flatnonzero(np.any(mask, axis=0))
+    if not len(rows):
         return EMPTY_BOX
-    return int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)
+    return int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
+
+
+def instance_of(
+    instance_id: int, part_id: str, colour_code: int, R: np.ndarray, t: np.ndarray, full: np.ndarray, visible
+) -> Instance:
+    """The annotation of one part posed at ``(R, t)`` (model to camera) whose unoccluded silhouette is ``full`` and
+    whose visible pixels are ``visible`` (boolean masks of the image)."""
+    px_all, px_visib = int(full.sum()), int(visible.sum())
+    return Instance(
+        instance_id=int(instance_id),
+        part_id=part_id,
+        colour_code=int(colour_code),
+        R_m2c=tuple(tuple(float(x) for x in row) for row in R),
+        t_m2c=tuple(float(x) for x in t),
+        quat_m2c_wxyz=tuple(float(x) for x in matrix_to_quat_wxyz(R)),
+        bbox_obj=bbox_of(full),
+        bbox_visib=bbox_of(visible),
+        px_count_all=px_all,
+        px_count_visib=px_visib,
+        # Anti-aliasing-free masks can gain an edge pixel over the polygon fill: cap at 1.
+        visib_fract=float(min(1.0, px_visib / px_all)) if px_all else 0.0,
+    )
 
 
 def view_instances(
@@ -95,23 +185,5 @@ def view_instances(
     for instance_id, part_id, colour_code, mesh, R_m2w, t_m2w in parts:
         R, t = pose_m2c(R_m2w, t_m2w, R_w2c, t_w2c)
         full = silhouette(mesh, K, R, t, width, height)
-        visible = instance_mask == instance_id
-        px_all = int(full.sum())
-        px_visib = int(visible.sum())
-        out.append(
-            Instance(
-                instance_id=int(instance_id),
-                part_id=part_id,
-                colour_code=int(colour_code),
-                R_m2c=tuple(tuple(float(x) for x in row) for row in R),
-                t_m2c=tuple(float(x) for x in t),
-                quat_m2c_wxyz=tuple(float(x) for x in matrix_to_quat_wxyz(R)),
-                bbox_obj=bbox_of(full),
-                bbox_visib=bbox_of(visible),
-                px_count_all=px_all,
-                px_count_visib=px_visib,
-                # Anti-aliasing-free masks can gain an edge pixel over the polygon fill: cap at 1.
-                visib_fract=float(min(1.0, px_visib / px_all)) if px_all else 0.0,
-            )
-        )
+        out.append(instance_of(instance_id, part_id, colour_code, R, t, full, instance_mask == instance_id))
     return tuple(out)

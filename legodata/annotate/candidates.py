@@ -14,6 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from legodata.core.rotations import axis_angle_to_matrix, cube_rotations, symmetric_geodesic_angle
+from legodata.train.rotation_labels import ray_rotation  # train-rot's allocentric labels: the same ray
+
+__all__ = ["axis_aligned_candidates", "distinct", "flips", "ray_rotation", "table_view"]
 
 VIEW_ELEVATION_DEG = 35.0
 VIEW_AZIMUTH_DEG = 30.0
@@ -43,20 +46,6 @@ def axis_aligned_candidates(symmetries: np.ndarray | None = None) -> np.ndarray:
                 continue
         out.append(R)
     return np.stack(out)
-
-
-def ray_rotation(K: np.ndarray, u: float, v: float) -> np.ndarray:
-    """The smallest rotation taking the optical axis (0, 0, 1) onto the ray through pixel ``(u, v)`` (the same as
-    ``train-rot``'s allocentric labels use)."""
-    d = np.linalg.solve(np.asarray(K, float), np.array([u, v, 1.0]))
-    d /= np.linalg.norm(d)
-    axis = np.cross([0.0, 0.0, 1.0], d)
-    s, c = np.linalg.norm(axis), d[2]
-    if s < 1e-12:
-        return np.eye(3)
-    k = axis / s
-    kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return np.eye(3) + s * kx + (1 - c) * kx @ kx
 
 
 def flips(R: np.ndarray) -> list[np.ndarray]:

@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from legodata.core.atomic import atomic_open
 from legodata.errors import LegodataError
 
 FILE_NAME = "label-studio.json"
@@ -70,16 +71,8 @@ def save(creds: Credentials) -> Path:
     """Write ``creds`` with mode 0600 (never world- or group-readable, also not for a moment)."""
     path = credentials_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(creds.to_json(), fh)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_open(path, "w", perms=0o600) as fh:
+        json.dump(creds.to_json(), fh)
     return path
 
 

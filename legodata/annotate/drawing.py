@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from legodata.annotate.keypoints import Keypoint, keypoint_array
+from legodata.contact_sheet import grid
 from legodata.core.mesh import Mesh
+from legodata.geometry.crops import resize
 from legodata.scene.ground_truth import batches, pixel_boxes
 
 BASE_RGB = (200, 200, 205)
@@ -134,7 +136,7 @@ def reference_image(
         K, distance, centre = framing(mesh, size * s, fill=0.72)
         R, t = view_pose(np.asarray(direction), centre, distance)
         img, depth = render_mesh(mesh, K, R, t, size * s, size * s)
-        img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+        img = resize(img, size)
         cam = P @ R.T + t
         uv = cam @ K.T
         uv = uv[:, :2] / uv[:, 2:3]
@@ -149,6 +151,13 @@ def reference_image(
         sheet = np.concatenate([panels[0], np.full((4, size, 3), 230, np.uint8), panels[1]], axis=0)
     else:
         sheet = np.concatenate([panels[0], np.full((size, 4, 3), 230, np.uint8), panels[1]], axis=1)
+    return _with_title(sheet, title)
+
+
+def _with_title(sheet: np.ndarray, title: str) -> np.ndarray:
+    """``sheet`` under a white band 30 pixels high holding ``title``."""
+    import cv2
+
     header = np.full((30, sheet.shape[1], 3), 255, np.uint8)
     cv2.putText(header, title, (8, 21), _FONT, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
     return np.concatenate([header, sheet], axis=0)
@@ -199,19 +208,16 @@ def candidate_sheet(mesh: Mesh, rotations: np.ndarray, title: str, cell: int = 1
     import cv2
 
     s = 2
-    rows = int(np.ceil(len(rotations) / cols))
     K, distance, centre = framing(mesh, cell * s, fill=0.85)
-    sheet = np.full((30 + rows * cell, cols * cell, 3), 255, np.uint8)
-    cv2.putText(sheet, title, (8, 21), _FONT, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    tiles = []
     for i, R in enumerate(rotations):
         t = np.array([0.0, 0.0, distance]) - np.asarray(R) @ centre
         img, _ = render_mesh(mesh, K, R, t, cell * s, cell * s)
-        img = cv2.resize(img, (cell, cell), interpolation=cv2.INTER_AREA)
+        img = resize(img, cell)
         cv2.rectangle(img, (0, 0), (cell - 1, cell - 1), (210, 210, 210), 1)
         cv2.putText(img, str(i + 1), (5, 18), _FONT, 0.55, (200, 0, 0), 1, cv2.LINE_AA)
-        r, c = divmod(i, cols)
-        sheet[30 + r * cell : 30 + (r + 1) * cell, c * cell : (c + 1) * cell] = img
-    return sheet
+        tiles.append(img)
+    return _with_title(grid(tiles, cols, background=255), title)
 
 
 def pose_overlay(image_rgb: np.ndarray, mesh: Mesh, K, R, t, colour=(255, 0, 255)) -> np.ndarray:

@@ -24,7 +24,7 @@ from pathlib import Path
 from legodata.core.mesh import write_ply
 from legodata.core.records import SCHEMA_VERSION, Record
 from legodata.errors import LegodataError
-from legodata.jobs.manifest import CONVENTIONS, package_versions
+from legodata.jobs.manifest import CONVENTIONS, catalogue_entry, package_versions
 from legodata.runlog.episode import Problem
 from legodata.runlog.events import FORMAT_NAME, FORMAT_VERSION, Header
 from legodata.runlog.reader import LogReader
@@ -116,16 +116,7 @@ def _reason_kind(reason: str) -> str:
 
 
 def _catalogue_entries(catalogue: Catalogue, part_ids: set[str]) -> dict:
-    out = {}
-    for pid in sorted(part_ids):
-        part = catalogue.part(pid)
-        out[pid] = {
-            "name": part.info.name,
-            "kind": part.info.kind,
-            "mesh_path": f"models/{pid}.ply",
-            "symmetry": part.symmetry.to_json(),
-        }
-    return out
+    return {pid: catalogue_entry(catalogue.part(pid), f"models/{pid}.ply") for pid in sorted(part_ids)}
 
 
 def run_import(

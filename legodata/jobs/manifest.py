@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import platform
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from legodata.core.records import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from legodata.geometry.symmetry import SymmetryGroup
+    from legodata.parts.catalogue import Part
 
 CONVENTIONS = {
     "units": "metres for all poses and scene coordinates; LDraw geometry is in LDU, 1 LDU = 0.4 mm",
@@ -35,6 +39,19 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
+
+
+def catalogue_entry(
+    part: Part, mesh_path: str, *, name: str | None = None, symmetry: SymmetryGroup | None = None
+) -> dict[str, Any]:
+    """``part``'s entry in a store manifest's catalogue: its name, kind, mesh file in the store and symmetry group.
+    ``name`` and ``symmetry`` replace the part's own (a mirrored part has its own group and name)."""
+    return {
+        "name": part.info.name if name is None else name,
+        "kind": part.info.kind,
+        "mesh_path": mesh_path,
+        "symmetry": (part.symmetry if symmetry is None else symmetry).to_json(),
+    }
 
 
 def render_manifest(settings: dict[str, Any], catalogue: dict[str, Any], colours: list[dict[str, Any]]) -> dict:

@@ -16,7 +16,8 @@ from legodata.config import RenderConfig
 from legodata.core.mesh import Mesh, write_ply
 from legodata.core.spec import SceneSpec, load_spec
 from legodata.errors import LegodataError
-from legodata.jobs.manifest import render_manifest
+from legodata.jobs.manifest import catalogue_entry, render_manifest
+from legodata.jobs.tally import Tally
 from legodata.jobs.worker_client import WorkerClient, WorkerCrashed
 from legodata.parts.catalogue import UnknownPartError, get_part, parse_part_list
 from legodata.parts.colours import UnknownColourError, parse_colour_list
@@ -26,8 +27,6 @@ from legodata.store.atomic import atomic_write_text
 from legodata.store.store import Store
 
 logger = logging.getLogger(__name__)
-
-FAIL_FAST_AFTER = 3  # scenes that may fail before the first success before the run stops
 
 
 @dataclass(frozen=True)
@@ -103,12 +102,7 @@ def prepare_store(cfg: RenderConfig) -> _Job:
     for pid in part_ids:
         part = get_part(pid, cfg.ldraw_dir, cfg.ldraw_hires)
         meshes[pid] = part.mesh
-        catalogue[pid] = {
-            "name": part.info.name,
-            "kind": part.info.kind,
-            "mesh_path": f"models/{pid}.ply",
-            "symmetry": part.symmetry.to_json(),
-        }
+        catalogue[pid] = catalogue_entry(part, f"models/{pid}.ply")
     colour_rows = [{"code": c.code, "name": c.name, "rgb_hex": c.rgb_hex} for c in colours]
     store.create_or_check(render_manifest(cfg.data_settings(), catalogue, colour_rows))
     for pid, mesh in meshes.items():
@@ -182,16 +176,30 @@ def run_render(cfg: RenderConfig, progress: bool = True) -> RenderSummary:
     store.clean_stale_tmp()
     k, n = cfg.shard_index()
     mine = [i for i in range(cfg.scenes) if i % n == k]
+    pending = _write_pending_specs(job, mine)
+    tally = Tally("scene", len(mine), len(pending), store.root / "failed")
+    _render_pending(job, pending, tally, progress)
+    store.rebuild_index()
+    frames = tally.rendered * cfg.views
+    return RenderSummary(out=str(store.root), frames_rendered=frames, wall_s=time.monotonic() - start, **tally.counts())
+
+
+def _write_pending_specs(job: _Job, mine: list[int]) -> list[str]:
+    """The scene ids of the scenes ``mine`` not finished yet, each with its spec written to the store."""
     pending = []
     for i in mine:
         scene_id = f"{i:06d}"
-        if store.is_scene_done(scene_id):
+        if job.store.is_scene_done(scene_id):
             continue
         spec = make_spec(job, i)
-        atomic_write_text(store.spec_path(scene_id), spec.to_json())
+        atomic_write_text(job.store.spec_path(scene_id), spec.to_json())
         pending.append(scene_id)
-    skipped = len(mine) - len(pending)
+    return pending
 
+
+def _render_pending(job: _Job, pending: list[str], tally: Tally, progress: bool) -> None:
+    """Render the scenes ``pending`` with ``--workers`` worker threads, counting them in ``tally``."""
+    cfg = job.config
     todo: queue.Queue = queue.Queue()
     for scene_id in pending:
         todo.put(scene_id)
@@ -208,8 +216,6 @@ def run_render(cfg: RenderConfig, progress: bool = True) -> RenderSummary:
 
     from tqdm import tqdm
 
-    failures: list[str] = []
-    rendered = 0
     bar = tqdm(total=len(pending), unit="scene", disable=not progress, desc="render", dynamic_ncols=True)
     try:
         alive = len(workers)
@@ -219,20 +225,16 @@ def run_render(cfg: RenderConfig, progress: bool = True) -> RenderSummary:
                 alive -= 1
                 continue
             if error:
-                failures.append(f"scene {scene_id}: {error}")
+                tally.fail(scene_id, error)
                 logger.warning("scene %s failed: %s", scene_id, error)
             else:
-                rendered += 1
+                tally.rendered += 1
             bar.update(1)
-            if rendered == 0 and len(failures) >= min(FAIL_FAST_AFTER, len(pending)) and len(pending) > 1:
-                # Nothing has worked yet: a broken setup (no GPU for --device gpu, a broken install), not bad luck.
+            if tally.all_failing():  # e.g. no GPU for --device gpu, a broken install
                 stop.set()
                 for t in workers:
                     t.join()
-                raise LegodataError(
-                    f"the first {len(failures)} scenes all failed, stopping ({failures[0]}); fix that and re-run "
-                    f"the same command (reasons are kept in {store.root / 'failed'})"
-                )
+                raise tally.stop_error("re-run the same command")
     except KeyboardInterrupt:
         stop.set()
         bar.close()
@@ -243,14 +245,3 @@ def run_render(cfg: RenderConfig, progress: bool = True) -> RenderSummary:
         bar.close()
     for t in workers:
         t.join()
-    store.rebuild_index()
-    return RenderSummary(
-        out=str(store.root),
-        scenes_total=len(mine),
-        scenes_rendered=rendered,
-        scenes_skipped=skipped,
-        scenes_failed=len(failures),
-        frames_rendered=rendered * cfg.views,
-        wall_s=time.monotonic() - start,
-        failures=tuple(failures),
-    )

@@ -37,6 +37,7 @@ from legodata.core.spec import RenderSettings
 from legodata.core.units import DEPTH_SCALE_M
 from legodata.errors import LegodataError
 from legodata.jobs.steps_parts import Catalogue, prepare_store, resolve_catalogue
+from legodata.jobs.tally import Tally
 from legodata.jobs.worker_client import WorkerClient, WorkerCrashed
 from legodata.sources.assembly import ModelContext, model_records, obs_dir, page_paths
 from legodata.store.atomic import atomic_write_text
@@ -44,7 +45,6 @@ from legodata.store.store import Store
 
 logger = logging.getLogger(__name__)
 
-FAIL_FAST_AFTER = 3
 MAIN_COLOUR_DEFAULT = 71  # colour 16 left at the top of a model ("main colour") renders light bluish grey
 
 
@@ -288,11 +288,11 @@ def run_steps(cfg: StepsConfig, progress: bool = True) -> StepsSummary:
     k, n = parse_shard(cfg.shard)
     mine = [(i, g, a) for i, (g, a) in enumerate(assemblies) if i % n == k]
     pending = [(i, g, a) for i, g, a in mine if not store.is_scene_done(g)]
+    tally = Tally("model", len(mine), len(pending), store.root / "failed")
     from tqdm import tqdm
 
-    failures: list[str] = []
     timing: Counter = Counter()
-    rendered = steps = 0
+    steps = 0
     client = None
     threads = max(1, os.cpu_count() or 1)
     try:
@@ -304,32 +304,25 @@ def run_steps(cfg: StepsConfig, progress: bool = True) -> StepsSummary:
             try:
                 timing.update(render_model(client, store, cfg, cat, i, group, a))
                 store.clear_failure(group)
-                rendered += 1
+                tally.rendered += 1
                 steps += a.n_steps
             except Exception as exc:  # one model failing must not stop the run; the reason is kept
                 if isinstance(exc, WorkerCrashed):
                     client = None
                 reason = f"{type(exc).__name__}: {exc}"
                 store.record_failure(group, reason)
-                failures.append(f"model {group}: {reason}")
+                tally.fail(group, reason)
                 logger.warning("model %s failed: %s", group, reason)
-                if rendered == 0 and len(failures) >= min(FAIL_FAST_AFTER, len(pending)) and len(pending) > 1:
-                    raise LegodataError(
-                        f"the first {len(failures)} models all failed, stopping ({failures[0]}); fix that and re-run "
-                        f"(reasons are kept in {store.root / 'failed'})"
-                    ) from None
+                if tally.all_failing():
+                    raise tally.stop_error() from None
     finally:
         if client is not None:
             client.close()
     store.rebuild_index()
     return StepsSummary(
         out=str(store.root),
-        models_total=len(mine),
-        models_rendered=rendered,
-        models_skipped=len(mine) - len(pending),
-        models_failed=len(failures),
         steps_rendered=steps,
         wall_s=time.monotonic() - start,
         timing_s={k: round(v, 3) for k, v in timing.items()},
-        failures=tuple(failures),
+        **tally.counts(),
     )

@@ -11,7 +11,7 @@ from legodata.assembly.steps import MIRROR_SUFFIX, Assembly, mirrored_mesh
 from legodata.core.mesh import write_ply
 from legodata.core.records import SCHEMA_VERSION
 from legodata.errors import LegodataError
-from legodata.jobs.manifest import CONVENTIONS, package_versions
+from legodata.jobs.manifest import CONVENTIONS, catalogue_entry, package_versions
 from legodata.sources.assembly import SOURCE
 from legodata.store.store import Store
 
@@ -88,12 +88,7 @@ def resolve_catalogue(cfg: StepsConfig, assemblies: list[tuple[str, Assembly]]) 
         meshes[pid], names[pid] = mesh, _display_name(part.info.name, cfg.ldraw_dir) + (" (mirrored)" * (base != pid))
         symmetry[pid] = PartSymmetry(group.sampled(5.0), surface_centroid(mesh))
         looks[pid] = PartLook(mesh_file(pid), mesh.vertices)
-        entries[pid] = {
-            "name": names[pid],
-            "kind": part.info.kind,
-            "mesh_path": mesh_file(pid),
-            "symmetry": group.to_json(),
-        }
+        entries[pid] = catalogue_entry(part, mesh_file(pid), name=names[pid], symmetry=group)
     colours = _colour_table(cfg)
     used = {p.colour_code for _, a in assemblies for p in a.parts}
     if cfg.random_builds:

@@ -8,11 +8,15 @@ silhouette edges are drawn dark so studs and corners stand out.
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 import numpy as np
 
-from legodata.annotate.keypoints import Keypoint, keypoint_array
+from legodata.annotate.keypoints import Keypoint, catalogue_keypoints, keypoint_array
 from legodata.contact_sheet import grid
 from legodata.core.mesh import Mesh
+from legodata.errors import LegodataError
 from legodata.geometry.crops import resize
 from legodata.scene.ground_truth import batches, pixel_boxes
 
@@ -240,3 +244,39 @@ def pose_overlay(image_rgb: np.ndarray, mesh: Mesh, K, R, t, colour=(255, 0, 255
     for k, col in ((1, (255, 0, 0)), (2, (0, 200, 0)), (3, (0, 0, 255))):
         cv2.line(out, o, tuple(int(round(c)) for c in uv[k]), col, 2, cv2.LINE_AA)
     return out
+
+
+CANDIDATES_TITLE = "{}: pick the closest orientation"
+
+
+@functools.lru_cache(maxsize=64)
+def part_reference(part_id: str, ldraw_dir=None) -> np.ndarray:
+    """The keypoint reference picture of a catalogue part (made once per part)."""
+    from legodata.parts.catalogue import get_part
+
+    part = get_part(part_id, ldraw_dir)
+    title = f"{part_id} {part.info.name}: keypoints"
+    return reference_image(part.mesh, catalogue_keypoints(part_id, ldraw_dir), title)
+
+
+@functools.lru_cache(maxsize=64)
+def axis_aligned_sheet(part_id: str, ldraw_dir=None) -> tuple[np.ndarray, np.ndarray]:
+    """A catalogue part's axis-aligned candidates and their sheet (made once per part)."""
+    from legodata.annotate.candidates import axis_aligned_candidates
+    from legodata.parts.catalogue import get_part
+
+    part = get_part(part_id, ldraw_dir)
+    cand = axis_aligned_candidates(part.symmetry.sampled())
+    return cand, candidate_sheet(part.mesh, cand, CANDIDATES_TITLE.format(part_id))
+
+
+def write_png(path: Path, rgb: np.ndarray) -> None:
+    """An RGB picture as a PNG file, written atomically."""
+    import cv2
+
+    from legodata.core.atomic import atomic_write_bytes
+
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
+    if not ok:
+        raise LegodataError(f"cannot encode {path}")
+    atomic_write_bytes(path, buf.tobytes())

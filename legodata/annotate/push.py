@@ -17,8 +17,6 @@ axes) become the candidates, the answer is pre-selected and its visible keypoint
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -28,8 +26,7 @@ from typing import Any
 import numpy as np
 
 from legodata.annotate import configs
-from legodata.annotate.camera_info import CameraInfo, load_camera_info
-from legodata.annotate.candidates import axis_aligned_candidates, distinct, flips, ray_rotation
+from legodata.annotate.candidates import distinct, flips, ray_rotation
 from legodata.annotate.client import (
     api_error,
     connect,
@@ -38,36 +35,23 @@ from legodata.annotate.client import (
     iter_tasks,
     local_file_url,
 )
+from legodata.annotate.drawing import (
+    CANDIDATES_TITLE,
+    axis_aligned_sheet,
+    candidate_sheet,
+    part_reference,
+    pose_overlay,
+    visible_keypoints,
+    write_png,
+)
+from legodata.annotate.inputs import TaskInput, group_name, photo_items, store_items
 from legodata.annotate.keypoints import catalogue_keypoints, keypoint_array
 from legodata.annotate.pnp import percent_from_pixel, project_points, translation_from_mask
 from legodata.errors import LegodataError
 
 logger = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 BATCH = 50
-
-
-@dataclass
-class TaskInput:
-    image: Path  # absolute
-    width: int
-    height: int
-    K: np.ndarray
-    dist: np.ndarray
-    part_id: str
-    colour_code: int | None
-    group: str
-    source_record: str | None = None
-    instance_id: int | None = None
-    hint: str = ""
-    mask: np.ndarray | None = None  # known visible mask (a store's)
-    pose: tuple[np.ndarray, np.ndarray] | None = None  # known pose (a store's), shown only to mask/review projects
-
-    @property
-    def key(self) -> str:
-        text = f"{self.image}|{self.part_id}|{self.instance_id if self.instance_id is not None else ''}"
-        return hashlib.sha1(text.encode()).hexdigest()[:20]
 
 
 @dataclass
@@ -113,10 +97,10 @@ def push(
     kind, ldraw_dir = meta["kind"], meta.get("ldraw_dir")
     project_parts = list(meta["parts"])
     if Store(source).exists():
-        items = _store_items(Store(source), project_parts, min_px, session)
+        items = store_items(Store(source), project_parts, min_px, session)
         assets = Path(assets_dir or source / "annotate-assets")
     else:
-        items = _photo_items(source, camera, _push_parts(parts, project_parts, ldraw_dir), colour, session)
+        items = photo_items(source, camera, _push_parts(parts, project_parts, ldraw_dir), colour, session)
         assets = Path(assets_dir or source / ".legodata-annotate")
     if kind in ("mask", "review") and rot_model is None and any(i.pose is None for i in items):
         raise LegodataError(f"a {kind} project checks a pose: push a store, or photos with --rot-model (and a mask)")
@@ -138,9 +122,10 @@ def push(
     if mask_model is not None and any(i.colour_code is None for i in todo):
         raise LegodataError("--mask-model asks for a part of a colour: pass --colour CODE (an LDraw colour code)")
     version = models.version()
+    setup = _Setup(kind, assets, files_root, ldraw_dir, models)
     payload: list[dict[str, Any]] = []
     for item in todo:
-        task = _task(item, kind, assets, files_root, ldraw_dir, models)
+        task = _task(item, setup)
         if any(r["from_name"] != "part" for r in task["predictions"][0]["result"]):
             summary.predictions += 1  # a model's (the part choice every task gets pre-selected does not count)
         payload.append(task)
@@ -177,71 +162,6 @@ def _push_parts(parts: str | None, project_parts: list[str], ldraw_dir) -> list[
     if len(project_parts) == 1:
         return project_parts
     raise LegodataError(f"which parts do the photos show? pass --parts (the project has {', '.join(project_parts)})")
-
-
-def _group_name(text: str) -> str:
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
-    return safe.strip("._") or "photo"
-
-
-def _photo_items(folder: Path, camera, parts: list[str], colour, session) -> list[TaskInput]:
-    import cv2
-
-    photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not photos:
-        raise LegodataError(f"{folder} holds no photos ({', '.join(IMAGE_SUFFIXES)})")
-    cam: CameraInfo = load_camera_info(camera)
-    items = []
-    for photo in photos:
-        header = cv2.imread(str(photo), cv2.IMREAD_UNCHANGED)
-        if header is None:
-            raise LegodataError(f"{photo} does not decode as an image")
-        h, w = header.shape[:2]
-        c = cam.for_image(w, h, photo)
-        group = _group_name(session) if session else _group_name(f"{photo.stem}-{_short_hash(photo)}")
-        for pid in parts:
-            items.append(TaskInput(photo.resolve(), w, h, c.K, c.dist, pid, colour, group))
-    return items
-
-
-def _short_hash(path: Path) -> str:
-    return hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
-
-
-def _store_items(store, project_parts: list[str], min_px: int, session) -> list[TaskInput]:
-    import cv2
-
-    items = []
-    for rec in store.iter_records():
-        chosen = [i for i in rec.instances if i.part_id in project_parts and i.px_count_visib >= min_px]
-        if not chosen:
-            continue
-        mask = cv2.imread(str(store.root / rec.mask_path), cv2.IMREAD_UNCHANGED) if rec.mask_path else None
-        same_part = {p: sum(1 for i in chosen if i.part_id == p) for p in {i.part_id for i in chosen}}
-        dist = np.asarray((rec.meta.get("camera") or {}).get("dist", []), float)
-        for inst in chosen:
-            hint = ""
-            if same_part[inst.part_id] > 1 and inst.bbox_visib[0] >= 0:
-                x, y, w, h = inst.bbox_visib
-                hint = f" (the one around pixel x={x + w // 2}, y={y + h // 2})"
-            items.append(
-                TaskInput(
-                    image=(store.root / rec.image_path).resolve(),
-                    width=rec.width,
-                    height=rec.height,
-                    K=np.asarray(rec.K, float),
-                    dist=dist,
-                    part_id=inst.part_id,
-                    colour_code=inst.colour_code,
-                    group=_group_name(session) if session else _group_name(rec.group_id),
-                    source_record=rec.record_id,
-                    instance_id=inst.instance_id,
-                    hint=hint,
-                    mask=(mask == inst.instance_id) if mask is not None else None,
-                    pose=(np.asarray(inst.R_m2c, float), np.asarray(inst.t_m2c, float)),
-                )
-            )
-    return items
 
 
 class _Models:
@@ -282,45 +202,39 @@ def _instruction(kind: str, item: TaskInput, name: str) -> str:
     return f"{part}: is the outline on the right where the part is, and is the painted mask right?"
 
 
-def _task(item: TaskInput, kind: str, assets: Path, files_root, ldraw_dir, models: _Models) -> dict:
-    import cv2
+@dataclass(frozen=True)
+class _Setup:
+    """What every task of one push shares."""
 
+    kind: str
+    assets: Path
+    files_root: str | Path
+    ldraw_dir: str | None
+    models: _Models
+
+
+@dataclass
+class _Proposal:
+    """What a task starts with: pre-annotation results, the model's score, the pose shown to mask and review
+    projects, and the candidate orientations (None: the part's axis-aligned sheet)."""
+
+    results: list[dict]
+    score: float | None = None
+    pose: tuple[np.ndarray, np.ndarray] | None = None
+    candidates: np.ndarray | None = None
+    candidates_from: str = "axis-aligned"
+
+
+def _task(item: TaskInput, setup: _Setup) -> dict:
     from legodata.parts.catalogue import get_part
 
-    part = get_part(item.part_id, ldraw_dir)
-    sym = part.symmetry.sampled()
+    part = get_part(item.part_id, setup.ldraw_dir)
+    models = setup.models
     image_rgb = None
-    if models.mask_run is not None or models.rot_run is not None or kind in ("mask", "review"):
-        bgr = cv2.imread(str(item.image), cv2.IMREAD_COLOR)
-        image_rgb = bgr[:, :, ::-1].copy()
-    results: list[dict] = []
-    score = None
-    mask = item.mask
-    if models.mask_run is not None:
-        mask = models.mask().predict(image_rgb, item.part_id, int(item.colour_code))
-        if mask.any():
-            results.append(_brush_result(mask, item.width, item.height))
-    elif kind in ("mask", "review") and mask is not None and mask.any():
-        results.append(_brush_result(mask, item.width, item.height))
-
-    pose = item.pose if kind in ("mask", "review") else None
-    cand_R, cand_from = None, "axis-aligned"
-    if models.rot_run is not None and mask is not None and mask.any():
-        pred = models.rot().predict_instance(image_rgb, mask, item.part_id, item.K)
-        score = float(pred.confidence)
-        t = translation_from_mask(part.mesh, item.K, pred.R_m2c, mask)
-        if pose is None or kind == "rotation":
-            pose = (pred.R_m2c, t)
-        ys, xs = np.nonzero(mask)
-        ray = ray_rotation(item.K, float(xs.mean()), float(ys.mean()))
-        allo = ray.T @ pred.R_m2c
-        cand_R = distinct([allo, *flips(allo)], sym)
-        cand_from = f"model:{Path(models.rot_run).name}"
-        if kind == "rotation":
-            results.append(_choice_result("candidate", "1"))
-            results += _keypoint_results(item, part, ldraw_dir, pred.R_m2c, t)
-
-    data: dict[str, Any] = {"image": local_file_url(item.image, files_root)}
+    if models.mask_run is not None or models.rot_run is not None or setup.kind in ("mask", "review"):
+        image_rgb = _read_rgb(item.image)
+    proposal = _propose(item, part, image_rgb, setup)
+    data: dict[str, Any] = {"image": local_file_url(item.image, setup.files_root)}
     lego: dict[str, Any] = {
         "key": item.key,
         "part_id": item.part_id,
@@ -334,74 +248,90 @@ def _task(item: TaskInput, kind: str, assets: Path, files_root, ldraw_dir, model
         "source_record": item.source_record,
         "instance_id": item.instance_id,
     }
-    if kind == "rotation":
-        ref = assets / f"reference-{_group_name(item.part_id)}.png"
-        if not ref.is_file():
-            _write_rgb(ref, _reference(item.part_id, ldraw_dir))
-        data["reference"] = local_file_url(ref, files_root)
-        if cand_R is None:
-            cand_R, picture = _axis_sheet(item.part_id, ldraw_dir)
-            sheet = assets / f"candidates-{_group_name(item.part_id)}.png"
-        else:
-            from legodata.annotate.drawing import candidate_sheet
-
-            picture = None
-            sheet = assets / f"candidates-{item.key}-{_group_name(Path(models.rot_run).name)}.png"
-        if not sheet.is_file():
-            if picture is None:
-                picture = candidate_sheet(part.mesh, cand_R, f"{item.part_id}: pick the closest orientation")
-            _write_rgb(sheet, picture)
-        data["candidates"] = local_file_url(sheet, files_root)
-        data["candidate_choices"] = [{"value": str(k)} for k in range(1, len(cand_R) + 1)]
-        lego["candidates_R"] = np.round(cand_R, 9).tolist()
-        lego["candidates_from"] = cand_from
+    if setup.kind == "rotation":
+        _show_candidates(item, part, proposal, setup, data, lego)
     else:
-        if pose is None:
-            raise LegodataError(f"{item.image}: no pose to show ({kind} projects need a store or --rot-model)")
-        from legodata.annotate.drawing import pose_overlay
-
-        overlay = assets / f"overlay-{item.key}.png"
-        _write_rgb(overlay, pose_overlay(image_rgb, part.mesh, item.K, pose[0], pose[1]))
-        data["overlay"] = local_file_url(overlay, files_root)
-        lego["pose"] = {"R_m2c": np.asarray(pose[0]).tolist(), "t_m2c": np.asarray(pose[1]).tolist()}
-    data["instruction"] = _instruction(kind, item, part.info.name)
+        _show_pose(item, part, proposal, image_rgb, setup, data, lego)
+    data["instruction"] = _instruction(setup.kind, item, part.info.name)
     data["legodata"] = lego
-    results.insert(0, _choice_result("part", item.part_id))
+    results = [_choice_result("part", item.part_id), *proposal.results]
     prediction = {"model_version": models.version(), "result": results}
-    if score is not None:
-        prediction["score"] = score
+    if proposal.score is not None:
+        prediction["score"] = proposal.score
     return {"data": data, "predictions": [prediction]}
 
 
-@functools.lru_cache(maxsize=64)
-def _reference(part_id: str, ldraw_dir) -> np.ndarray:
-    from legodata.annotate.drawing import reference_image
-    from legodata.parts.catalogue import get_part
-
-    part = get_part(part_id, ldraw_dir)
-    title = f"{part_id} {part.info.name}: keypoints"
-    return reference_image(part.mesh, catalogue_keypoints(part_id, ldraw_dir), title)
-
-
-@functools.lru_cache(maxsize=64)
-def _axis_sheet(part_id: str, ldraw_dir) -> tuple[np.ndarray, np.ndarray]:
-    from legodata.annotate.drawing import candidate_sheet
-    from legodata.parts.catalogue import get_part
-
-    part = get_part(part_id, ldraw_dir)
-    cand = axis_aligned_candidates(part.symmetry.sampled())
-    return cand, candidate_sheet(part.mesh, cand, f"{part_id}: pick the closest orientation")
-
-
-def _write_rgb(path: Path, rgb: np.ndarray) -> None:
+def _read_rgb(path: Path) -> np.ndarray:
     import cv2
 
-    from legodata.core.atomic import atomic_write_bytes
+    return cv2.imread(str(path), cv2.IMREAD_COLOR)[:, :, ::-1].copy()
 
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
-    if not ok:
-        raise LegodataError(f"cannot encode {path}")
-    atomic_write_bytes(path, buf.tobytes())
+
+def _propose(item: TaskInput, part, image_rgb, setup: _Setup) -> _Proposal:
+    """The mask (a model's, else a store's for mask/review projects) and, with a rotation model, its pose."""
+    models, review = setup.models, setup.kind in ("mask", "review")
+    proposal = _Proposal([], pose=item.pose if review else None)
+    mask = item.mask
+    if models.mask_run is not None:
+        mask = models.mask().predict(image_rgb, item.part_id, int(item.colour_code))
+        if mask.any():
+            proposal.results.append(_brush_result(mask, item.width, item.height))
+    elif review and mask is not None and mask.any():
+        proposal.results.append(_brush_result(mask, item.width, item.height))
+    if models.rot_run is not None and mask is not None and mask.any():
+        _propose_pose(item, part, image_rgb, mask, setup, proposal)
+    return proposal
+
+
+def _propose_pose(item: TaskInput, part, image_rgb, mask, setup: _Setup, proposal: _Proposal) -> None:
+    """The rotation model's answer: the pose (placed by the mask), the answer and its usual confusions as the
+    candidates, and for rotation projects the answer pre-selected with its visible keypoints pre-placed."""
+    pred = setup.models.rot().predict_instance(image_rgb, mask, item.part_id, item.K)
+    proposal.score = float(pred.confidence)
+    t = translation_from_mask(part.mesh, item.K, pred.R_m2c, mask)
+    if proposal.pose is None or setup.kind == "rotation":
+        proposal.pose = (pred.R_m2c, t)
+    ys, xs = np.nonzero(mask)
+    allo = ray_rotation(item.K, float(xs.mean()), float(ys.mean())).T @ pred.R_m2c
+    proposal.candidates = distinct([allo, *flips(allo)], part.symmetry.sampled())
+    proposal.candidates_from = f"model:{Path(setup.models.rot_run).name}"
+    if setup.kind == "rotation":
+        proposal.results.append(_choice_result("candidate", "1"))
+        proposal.results += _keypoint_results(item, part, setup.ldraw_dir, pred.R_m2c, t)
+
+
+def _show_candidates(item: TaskInput, part, proposal: _Proposal, setup: _Setup, data: dict, lego: dict) -> None:
+    """Rotation projects: the keypoint reference and the candidate sheet (written once per part, or per task for a
+    model's candidates) and the candidates' rotations."""
+    ref = setup.assets / f"reference-{group_name(item.part_id)}.png"
+    if not ref.is_file():
+        write_png(ref, part_reference(item.part_id, setup.ldraw_dir))
+    data["reference"] = local_file_url(ref, setup.files_root)
+    cand_R, picture = proposal.candidates, None
+    if cand_R is None:
+        cand_R, picture = axis_aligned_sheet(item.part_id, setup.ldraw_dir)
+        sheet = setup.assets / f"candidates-{group_name(item.part_id)}.png"
+    else:
+        sheet = setup.assets / f"candidates-{item.key}-{group_name(Path(setup.models.rot_run).name)}.png"
+    if not sheet.is_file():
+        if picture is None:
+            picture = candidate_sheet(part.mesh, cand_R, CANDIDATES_TITLE.format(item.part_id))
+        write_png(sheet, picture)
+    data["candidates"] = local_file_url(sheet, setup.files_root)
+    data["candidate_choices"] = [{"value": str(k)} for k in range(1, len(cand_R) + 1)]
+    lego["candidates_R"] = np.round(cand_R, 9).tolist()
+    lego["candidates_from"] = proposal.candidates_from
+
+
+def _show_pose(item: TaskInput, part, proposal: _Proposal, image_rgb, setup: _Setup, data: dict, lego: dict) -> None:
+    """Mask and review projects: the pose to check, drawn over the photo."""
+    if proposal.pose is None:
+        raise LegodataError(f"{item.image}: no pose to show ({setup.kind} projects need a store or --rot-model)")
+    overlay = setup.assets / f"overlay-{item.key}.png"
+    R, t = proposal.pose
+    write_png(overlay, pose_overlay(image_rgb, part.mesh, item.K, R, t))
+    data["overlay"] = local_file_url(overlay, setup.files_root)
+    lego["pose"] = {"R_m2c": np.asarray(R).tolist(), "t_m2c": np.asarray(t).tolist()}
 
 
 def _region_id() -> str:
@@ -443,8 +373,6 @@ def keypoint_result(number: int, u: float, v: float, width: int, height: int) ->
 
 
 def _keypoint_results(item: TaskInput, part, ldraw_dir, R, t) -> list[dict]:
-    from legodata.annotate.drawing import visible_keypoints
-
     kps = catalogue_keypoints(part.part_id, ldraw_dir)
     uv = project_points(keypoint_array(kps), item.K, R, t, item.dist)
     seen = visible_keypoints(part.mesh, kps, item.K, R, t, item.width, item.height)

@@ -30,14 +30,23 @@ def _unique_tag() -> str:
 
 
 @contextmanager
-def atomic_open(path: str | Path, mode: str = "wb", *, encoding: str | None = None, perms: int | None = None):
+def atomic_open(
+    path: str | Path,
+    mode: str = "wb",
+    *,
+    encoding: str | None = None,
+    perms: int | None = None,
+    stage: str | Path | None = None,
+):
     """``with atomic_open(path, "w") as fh:`` write through ``fh``; on success the file replaces ``path`` in one
     rename (after an fsync), on any failure it is removed and ``path`` is left as it was.
 
     For writers that stream (``torch.save``, a mesh, a log). ``perms`` sets the file mode from the moment the file
-    exists (``0o600`` for secrets); by default the process umask applies, as for :func:`open`."""
+    exists (``0o600`` for secrets); by default the process umask applies, as for :func:`open`. ``stage`` is the
+    temporary file (default: a hidden sibling of ``path``), for a ``path`` whose directory is only made while
+    writing; it must be on the same file system as ``path`` and must not exist."""
     path = Path(path)
-    tmp = _tmp_sibling(path)
+    tmp = _tmp_sibling(path) if stage is None else Path(stage)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if perms is None else perms)
     try:
         with os.fdopen(fd, mode, encoding=encoding) as fh:

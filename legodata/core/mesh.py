@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from legodata.core.atomic import atomic_open, atomic_write_text
+
 
 @dataclass(frozen=True, eq=False)
 class Mesh:
@@ -116,7 +118,6 @@ def _split_faces(f: np.ndarray, mid: np.ndarray, pattern: int) -> np.ndarray:
 
 def write_ply(mesh: Mesh, path: str | Path, scale: float = 1.0) -> None:
     """Write ``mesh`` as binary little-endian PLY; coordinates multiplied by ``scale`` (1000 gives millimetres)."""
-    path = Path(path)
     v = (mesh.vertices * scale).astype("<f4")
     f = np.empty(len(mesh.faces), dtype=[("n", "u1"), ("idx", "<i4", (3,))])
     f["n"] = 3
@@ -126,22 +127,17 @@ def write_ply(mesh: Mesh, path: str | Path, scale: float = 1.0) -> None:
         f"element vertex {len(v)}\nproperty float x\nproperty float y\nproperty float z\n"
         f"element face {len(f)}\nproperty list uchar int vertex_indices\nend_header\n"
     )
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_open(path, "wb") as fh:
         fh.write(header.encode("ascii"))
         fh.write(v.tobytes())
         fh.write(f.tobytes())
-    tmp.replace(path)
 
 
 def write_obj(mesh: Mesh, path: str | Path, scale: float = 1.0) -> None:
     """Write ``mesh`` as Wavefront OBJ; coordinates multiplied by ``scale``."""
-    path = Path(path)
     lines = [f"v {x:.9g} {y:.9g} {z:.9g}" for x, y, z in mesh.vertices * scale]
     lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in mesh.faces]
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(path)
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def read_ply(path: str | Path) -> Mesh:

@@ -15,12 +15,13 @@ import json
 import os
 import resource
 import shutil
-import tempfile
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from legodata.core.atomic import atomic_open
 from legodata.core.mesh import write_ply
 from legodata.core.records import SCHEMA_VERSION, Record
 from legodata.errors import LegodataError
@@ -82,13 +83,10 @@ def log_manifest(header: Header, catalogue: dict, log_path: Path, log_id: str) -
 
 
 class _Quarantine:
-    """Problems streamed to a temporary file beside the store, moved to STORE/quarantine.jsonl at the end."""
+    """Problems streamed to ``fh``, counted in ``summary``."""
 
-    def __init__(self, out: Path, summary: ImportSummary) -> None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.quarantine-", suffix=".tmp")
-        self.path = Path(name)
-        self.fh = os.fdopen(fd, "w", encoding="utf-8")
+    def __init__(self, fh, summary: ImportSummary) -> None:
+        self.fh = fh
         self.summary = summary
         self.first: Problem | None = None
 
@@ -99,15 +97,6 @@ class _Quarantine:
         if "does not exist" in problem.reason:
             self.summary.missing_files += 1
         self.summary.reasons[_reason_kind(problem.reason)] += 1
-
-    def finish(self, target: Path) -> None:
-        self.fh.close()
-        os.replace(self.path, target)
-
-    def discard(self) -> None:
-        if not self.fh.closed:
-            self.fh.close()
-        self.path.unlink(missing_ok=True)
 
 
 def _reason_kind(reason: str) -> str:
@@ -133,9 +122,13 @@ def run_import(
     out = Path(out)
     summary = ImportSummary(out=str(out), log=str(log_dir))
     catalogue = Catalogue(ldraw_dir)
-    quarantine = _Quarantine(out, summary)
-    store: Store | None = None
-    try:
+    # the quarantine is written beside the store (which may not exist yet) and renamed into it at the end; it keeps
+    # raw log lines, so only the owner may read it
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = out.parent / f".{out.name}.quarantine-{uuid.uuid4().hex[:8]}.tmp"
+    with atomic_open(out / QUARANTINE, "w", encoding="utf-8", perms=0o600, stage=stage) as fh:
+        quarantine = _Quarantine(fh, summary)
+        store: Store | None = None
         reader = LogReader(log_dir, strict=strict, on_problem=quarantine, part_ids=catalogue.part_ids)
         summary.log = str(reader.path)
         episodes = iter_episode_records(reader.path, catalogue=catalogue, reader=reader)
@@ -158,11 +151,7 @@ def run_import(
         changed = summary.episodes_imported + summary.episodes_replaced
         if changed or not (store.root / RECORDS).is_file():  # an unchanged store keeps its index as it is
             store.rebuild_index()
-        quarantine.finish(store.root / QUARANTINE)
         summary.quarantine = str(store.root / QUARANTINE)
-    except BaseException:
-        quarantine.discard()
-        raise
     summary.wall_s = time.monotonic() - start
     return summary
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from legodata.core.atomic import atomic_open
 from legodata.errors import LegodataError
 from legodata.train.models import load_weights
 from legodata.train.tasks import torch
@@ -27,9 +27,8 @@ def read_checkpoint(path: Path) -> dict:
 
 def save_checkpoint(path: Path, payload: dict) -> None:
     """Write ``payload`` to ``path`` by one rename (a killed run never leaves half a checkpoint)."""
-    tmp = path.with_suffix(".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    with atomic_open(path, "wb") as fh:
+        torch.save(payload, fh)
 
 
 def initial_weights(model, path: str) -> None:

@@ -1,10 +1,8 @@
 """Label Studio export -> records: every result checked against the labeling config, poses from keypoints (PnP) or
 a chosen candidate, masks decoded exactly; what cannot become a record is rejected with a reason.
 
-Label Studio stores results whose names match nothing in the config, labels that do not exist, masks of another
-size; so each result is checked here: its ``from_name`` must be a control, ``to_name`` that control's object,
-``type`` the control's type, its labels/choices values of the control, coordinates inside the image and a mask the
-photo's size. Then, per project kind:
+Each result is first checked against the config and the photo (:mod:`legodata.annotate.results`: Label Studio itself
+stores results that name nothing in the config, unknown labels, masks of another size). Then, per project kind:
 
 - ``rotation``: at least 4 keypoints -> SQPnP (reprojection error kept; above ``max_reproj_px`` rejected); or a
   chosen candidate placed by the painted mask (``translation_from_mask``), refined by 3+ keypoints when there are.
@@ -35,12 +33,13 @@ from legodata.annotate.pnp import (
     MIN_KEYPOINTS,
     canonical_pose,
     mesh_centroid,
-    pixel_from_percent,
     solve_keypoints,
     translation_from_mask,
 )
-from legodata.core.records import Instance, Record
-from legodata.core.rotations import matrix_to_quat_wxyz, symmetric_geodesic_angle
+from legodata.annotate.results import Labels, Reject, read_results
+from legodata.core.records import Record
+from legodata.core.rotations import symmetric_geodesic_angle
+from legodata.scene.ground_truth import instance_of
 
 SOURCE = "label_studio"
 UNKNOWN_COLOUR = -1  # a photo's part colour when nobody said it
@@ -93,10 +92,6 @@ class Rejected:
         }
 
 
-class _Reject(Exception):
-    pass
-
-
 def convert_export(tasks: Iterable[dict], ctx: Context, skip=None) -> Iterator[Converted | Rejected]:
     """One :class:`Converted` or :class:`Rejected` per annotation of the exported ``tasks``; ``skip(annotation_id,
     updated_at)`` returning True leaves an annotation out (already pulled)."""
@@ -129,41 +124,15 @@ def convert_annotation(task: dict, ann: dict, ctx: Context) -> Converted | Rejec
     who = annotator_of(ann, ctx.users)
     try:
         return _convert(task, ann, ctx, ann_id, updated, who)
-    except _Reject as exc:
+    except Reject as exc:
         return Rejected(ann_id, int(task.get("id", -1)), updated, str(exc), who, ann)
 
 
-@dataclass
-class _Labels:
-    keypoints: dict[int, tuple[float, float]] = field(default_factory=dict)
-    mask: np.ndarray | None = None
-    candidate: int | None = None
-    part: str | None = None
-    verdict: str | None = None
-
-
 def _convert(task: dict, ann: dict, ctx: Context, ann_id: int, updated: str, who: str) -> Converted:
-    if ann.get("was_cancelled"):
-        raise _Reject("the annotator skipped the task")
-    lego = (task.get("data") or {}).get("legodata")
-    if not isinstance(lego, dict) or "K" not in lego:
-        raise _Reject("the task was not made by `legodata annotate push` (no data.legodata)")
-    width, height = int(lego["width"]), int(lego["height"])
-    results = ann.get("result")
-    if not isinstance(results, list):
-        raise _Reject("the annotation has no result list")
-    labels = _read_results(results, ctx.config, width, height, task.get("data") or {})
-
-    from legodata.parts.catalogue import get_part
-
+    lego, (width, height), results = _task_and_results(task, ann)
+    labels = read_results(results, ctx.config, width, height, task.get("data") or {})
     part_id = labels.part or str(lego["part_id"])
-    if part_id not in ctx.parts:
-        raise _Reject(f"part {part_id!r} is not one of the project's parts ({', '.join(ctx.parts)})")
-    part = get_part(part_id, ctx.ldraw_dir)
-    kps = catalogue_keypoints(part_id, ctx.ldraw_dir)
-    for number in labels.keypoints:
-        if number > len(kps):
-            raise _Reject(f"keypoint {number} does not exist on part {part_id} (it has {len(kps)})")
+    part, kps = _part(part_id, labels, ctx)
     K = np.asarray(lego["K"], float)
     dist = np.asarray(lego.get("dist") or [], float)
     meta: dict[str, Any] = {}
@@ -171,60 +140,16 @@ def _convert(task: dict, ann: dict, ctx: Context, ann_id: int, updated: str, who
         R, t = _rotation_pose(labels, lego, part, kps, K, dist, ctx, meta)
     else:
         R, t = _task_pose(labels, lego, ctx, meta)
-
     sym = part.symmetry.sampled()
-    R, t, k = canonical_pose(R, t, sym, mesh_centroid(part.mesh.vertices, part.mesh.faces))
-    meta["symmetry_index"] = k
-    silhouette = checks.projected_silhouette(part.mesh, K, R, t, width, height, dist)
-    if labels.mask is not None:
-        mask = labels.mask
-        meta["mask_source"] = "painted"
-        meta["iou_projected"] = round(checks.iou(silhouette, mask), 4)
-        if meta["iou_projected"] < ctx.low_iou:
-            meta.setdefault("flags", []).append("low_iou")
-    else:
-        mask = silhouette
-        meta["mask_source"] = "projected"
-    if not mask.any():
-        raise _Reject("the part's mask is empty (the pose puts the part outside the photo)")
-
+    R, t, meta["symmetry_index"] = canonical_pose(R, t, sym, mesh_centroid(part.mesh.vertices, part.mesh.faces))
+    silhouette, mask = _masks(part, K, R, t, (width, height), dist, labels.mask, ctx.low_iou, meta)
+    colour = lego.get("colour_code")
+    inst = instance_of(1, part_id, UNKNOWN_COLOUR if colour is None else colour, R, t, silhouette, mask)
+    photo = Path(str(lego["photo"]))
+    meta.update(_annotation_meta(task, ann, lego, ctx, who, photo, dist))
     rid = record_id(ctx.project_id, ann_id)
     group = str(lego.get("group") or "photos")
-    photo = Path(str(lego["photo"]))
     photo_name = f"{photo.stem}-{hashlib.sha1(str(photo).encode()).hexdigest()[:8]}{photo.suffix.lower()}"
-    colour = lego.get("colour_code")
-    px_all, px_visib = int(silhouette.sum()), int(mask.sum())
-    inst = Instance(
-        instance_id=1,
-        part_id=part_id,
-        colour_code=int(colour) if colour is not None else UNKNOWN_COLOUR,
-        R_m2c=tuple(tuple(float(x) for x in row) for row in R),
-        t_m2c=tuple(float(x) for x in t),
-        quat_m2c_wxyz=tuple(float(x) for x in matrix_to_quat_wxyz(R)),
-        bbox_obj=_bbox(silhouette),
-        bbox_visib=_bbox(mask),
-        px_count_all=px_all,
-        px_count_visib=px_visib,
-        visib_fract=float(min(1.0, px_visib / px_all)) if px_all else 0.0,
-    )
-    lead = ann.get("lead_time")
-    meta.update(
-        {
-            "annotation_id": ann_id,
-            "annotation_updated_at": updated,
-            "task_id": int(task.get("id", -1)),
-            "task_key": str(lego.get("key", "")),
-            "project": ctx.project,
-            "project_id": ctx.project_id,
-            "kind": ctx.kind,
-            "annotator": who,
-            "lead_time_s": float(lead) if isinstance(lead, int | float) and math.isfinite(lead) else None,
-            "photo": str(photo),
-            "source_record": lego.get("source_record"),
-            "source_instance_id": lego.get("instance_id"),
-            "camera": {"dist": dist.tolist()},
-        }
-    )
     rec = Record(
         record_id=rid,
         source=SOURCE,
@@ -240,21 +165,79 @@ def _convert(task: dict, ann: dict, ctx: Context, ann_id: int, updated: str, who
     return Converted(rec, photo, mask, ann_id, updated, str(lego.get("key", "")))
 
 
-def _bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
-    """``scene.ground_truth.bbox_of`` from row and column projections (no list of every pixel)."""
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if not len(rows):
-        return (-1, -1, -1, -1)
-    return int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
+def _task_and_results(task: dict, ann: dict) -> tuple[dict, tuple[int, int], list]:
+    """The task's ``data.legodata`` (what push put there), the photo's size and the annotation's results."""
+    if ann.get("was_cancelled"):
+        raise Reject("the annotator skipped the task")
+    lego = (task.get("data") or {}).get("legodata")
+    if not isinstance(lego, dict) or "K" not in lego:
+        raise Reject("the task was not made by `legodata annotate push` (no data.legodata)")
+    size = int(lego["width"]), int(lego["height"])
+    results = ann.get("result")
+    if not isinstance(results, list):
+        raise Reject("the annotation has no result list")
+    return lego, size, results
 
 
-def _rotation_pose(labels: _Labels, lego, part, kps, K, dist, ctx: Context, meta: dict):
+def _part(part_id: str, labels: Labels, ctx: Context):
+    """The labelled part and its keypoints; the part must be the project's and the keypoint numbers its own."""
+    from legodata.parts.catalogue import get_part
+
+    if part_id not in ctx.parts:
+        raise Reject(f"part {part_id!r} is not one of the project's parts ({', '.join(ctx.parts)})")
+    part = get_part(part_id, ctx.ldraw_dir)
+    kps = catalogue_keypoints(part_id, ctx.ldraw_dir)
+    for number in labels.keypoints:
+        if number > len(kps):
+            raise Reject(f"keypoint {number} does not exist on part {part_id} (it has {len(kps)})")
+    return part, kps
+
+
+def _masks(part, K, R, t, size: tuple[int, int], dist, painted, low_iou: float, meta: dict):
+    """``(silhouette, mask)``: the mesh projected at the pose, and the instance's pixels (the painted mask, checked
+    against the silhouette, or the silhouette itself)."""
+    silhouette = checks.projected_silhouette(part.mesh, K, R, t, *size, dist)
+    if painted is not None:
+        mask = painted
+        meta["mask_source"] = "painted"
+        meta["iou_projected"] = round(checks.iou(silhouette, mask), 4)
+        if meta["iou_projected"] < low_iou:
+            meta.setdefault("flags", []).append("low_iou")
+    else:
+        mask = silhouette
+        meta["mask_source"] = "projected"
+    if not mask.any():
+        raise Reject("the part's mask is empty (the pose puts the part outside the photo)")
+    return silhouette, mask
+
+
+def _annotation_meta(task: dict, ann: dict, lego: dict, ctx: Context, who: str, photo: Path, dist) -> dict[str, Any]:
+    """Where a record comes from: the annotation, its task and project, the annotator and the camera's distortion."""
+    lead = ann.get("lead_time")
+    return {
+        "annotation_id": int(ann.get("id", -1)),
+        "annotation_updated_at": str(ann.get("updated_at", "")),
+        "task_id": int(task.get("id", -1)),
+        "task_key": str(lego.get("key", "")),
+        "project": ctx.project,
+        "project_id": ctx.project_id,
+        "kind": ctx.kind,
+        "annotator": who,
+        "lead_time_s": float(lead) if isinstance(lead, int | float) and math.isfinite(lead) else None,
+        "photo": str(photo),
+        "source_record": lego.get("source_record"),
+        "source_instance_id": lego.get("instance_id"),
+        "camera": {"dist": dist.tolist()},
+    }
+
+
+def _rotation_pose(labels: Labels, lego, part, kps, K, dist, ctx: Context, meta: dict):
     n = len(labels.keypoints)
     chosen = None
     if labels.candidate is not None:
         cands = lego.get("candidates_R") or []
         if labels.candidate > len(cands):
-            raise _Reject(f"orientation {labels.candidate} was chosen, but the task shows {len(cands)}")
+            raise Reject(f"orientation {labels.candidate} was chosen, but the task shows {len(cands)}")
         chosen = np.asarray(cands[labels.candidate - 1], float)
     if n >= MIN_KEYPOINTS:
         numbers = sorted(labels.keypoints)
@@ -263,11 +246,11 @@ def _rotation_pose(labels: _Labels, lego, part, kps, K, dist, ctx: Context, meta
         try:
             res = solve_keypoints(P, uv, K, dist)
         except ValueError as exc:
-            raise _Reject(str(exc)) from None
+            raise Reject(str(exc)) from None
         meta.update(method="keypoints", n_keypoints=n, reprojection_error_px=round(res.rms_px, 4))
         meta["keypoints"] = {str(k): [round(float(c), 3) for c in labels.keypoints[k]] for k in numbers}
         if res.rms_px > ctx.max_reproj_px:
-            raise _Reject(
+            raise Reject(
                 f"the {n} keypoints fit no single pose (reprojection error {res.rms_px:.1f} px > "
                 f"{ctx.max_reproj_px:g} px): a keypoint is probably misnumbered"
             )
@@ -277,14 +260,14 @@ def _rotation_pose(labels: _Labels, lego, part, kps, K, dist, ctx: Context, meta
             meta["choice_angle_deg"] = round(float(np.degrees(angle)), 2)
         return res.R_m2c, res.t_m2c
     if chosen is None:
-        raise _Reject(f"{n} keypoints placed (at least {MIN_KEYPOINTS} are needed) and no orientation chosen")
+        raise Reject(f"{n} keypoints placed (at least {MIN_KEYPOINTS} are needed) and no orientation chosen")
     if labels.mask is not None:
         ys, xs = np.nonzero(labels.mask)
         centre = np.array([xs.mean(), ys.mean()])
     elif n >= 3:
         centre = np.mean(list(labels.keypoints.values()), axis=0)
     else:
-        raise _Reject("an orientation was chosen but the part is not placed: paint its mask (or 3+ keypoints)")
+        raise Reject("an orientation was chosen but the part is not placed: paint its mask (or 3+ keypoints)")
     R = ray_at(K, centre) @ chosen
     if labels.mask is not None:
         t = translation_from_mask(part.mesh, K, R, labels.mask)
@@ -295,7 +278,7 @@ def _rotation_pose(labels: _Labels, lego, part, kps, K, dist, ctx: Context, meta
         R, t, rms = _refine(kps, labels, K, dist, R, t)
         meta.update(method="choice+keypoints", n_keypoints=n, reprojection_error_px=round(rms, 4))
         if rms > ctx.max_reproj_px:
-            raise _Reject(f"the keypoints do not fit the chosen orientation (reprojection error {rms:.1f} px)")
+            raise Reject(f"the keypoints do not fit the chosen orientation (reprojection error {rms:.1f} px)")
     return R, t
 
 
@@ -305,7 +288,7 @@ def ray_at(K: np.ndarray, uv) -> np.ndarray:
     return ray_rotation(K, float(uv[0]), float(uv[1]))
 
 
-def _translation_from_keypoints(part, kps, labels: _Labels, K, R) -> np.ndarray:
+def _translation_from_keypoints(part, kps, labels: Labels, K, R) -> np.ndarray:
     """Depth from the keypoints' spread, position from their centroid (a start for refinement)."""
     numbers = sorted(labels.keypoints)
     P = keypoint_array(kps)[[k - 1 for k in numbers]] @ R.T
@@ -317,7 +300,7 @@ def _translation_from_keypoints(part, kps, labels: _Labels, K, R) -> np.ndarray:
     return ray * z - P.mean(axis=0)
 
 
-def _refine(kps, labels: _Labels, K, dist, R, t):
+def _refine(kps, labels: Labels, K, dist, R, t):
     import cv2
 
     numbers = sorted(labels.keypoints)
@@ -333,18 +316,18 @@ def _refine(kps, labels: _Labels, K, dist, R, t):
     return R2, tvec.ravel(), float(np.sqrt(np.mean(res**2)))
 
 
-def _task_pose(labels: _Labels, lego, ctx: Context, meta: dict):
+def _task_pose(labels: Labels, lego, ctx: Context, meta: dict):
     pose = lego.get("pose")
     if not isinstance(pose, dict):
-        raise _Reject(f"the task carries no pose to {'check' if ctx.kind == 'review' else 'mask'}")
+        raise Reject(f"the task carries no pose to {'check' if ctx.kind == 'review' else 'mask'}")
     R, t = np.asarray(pose["R_m2c"], float), np.asarray(pose["t_m2c"], float)
     if ctx.kind == "mask":
         if labels.mask is None:
-            raise _Reject("no mask painted")
+            raise Reject("no mask painted")
         meta["method"] = "task pose"
         return R, t
     if labels.verdict is None:
-        raise _Reject("no verdict chosen")
+        raise Reject("no verdict chosen")
     meta["verdict"] = labels.verdict
     if labels.verdict == ACCEPT:
         meta["method"] = "task pose, reviewed"
@@ -352,77 +335,6 @@ def _task_pose(labels: _Labels, lego, ctx: Context, meta: dict):
     if labels.verdict == MASK_FIXED and labels.mask is not None:
         meta["method"] = "task pose, reviewed, mask fixed"
         return R, t
-    raise _Reject(
+    raise Reject(
         f"the reviewer said: {labels.verdict}" + (" (and painted no new mask)" if labels.verdict == MASK_FIXED else "")
     )
-
-
-def _read_results(results: list, config: ParsedConfig, width: int, height: int, data: dict) -> _Labels:
-    """Check every result against the config and the photo; collect what they say."""
-    from legodata.annotate.rle import decode_mask
-
-    out = _Labels()
-    for n, r in enumerate(results):
-        if not isinstance(r, dict):
-            raise _Reject(f"result {n} is not an object")
-        name = r.get("from_name")
-        where = f"result {n} ({name!r})"
-        control = config.controls.get(name) if isinstance(name, str) else None
-        if control is None:
-            raise _Reject(f"result {n} names no control of the labeling config (from_name {name!r})")
-        if r.get("to_name") != control.to_name:
-            raise _Reject(f"{where}: to_name {r.get('to_name')!r}, the config says {control.to_name!r}")
-        rtype = str(r.get("type", "")).lower()
-        if rtype != control.type:
-            raise _Reject(f"{where}: type {r.get('type')!r}, the config's {control.tag} writes {control.type!r}")
-        value = r.get("value")
-        if not isinstance(value, dict):
-            raise _Reject(f"{where}: has no value")
-        if r.get("image_rotation") not in (None, 0, 0.0):
-            raise _Reject(f"{where}: made on a rotated view of the image (rotation {r.get('image_rotation')})")
-        for key, size in (("original_width", width), ("original_height", height)):
-            if key in r and r[key] is not None and int(r[key]) != size:
-                raise _Reject(f"{where}: made on an image {r.get('original_width')}x{r.get('original_height')} "
-                              f"but the photo is {width}x{height}")  # fmt: skip
-        values = value.get(rtype)
-        if not isinstance(values, list) or not values:
-            raise _Reject(f"{where}: value.{rtype} must list the label")
-        allowed = control.allowed(data)
-        unknown = [v for v in values if str(v) not in allowed]
-        if unknown:
-            offered = f"the task offers {len(allowed)}" if control.dynamic else "not in the labeling config"
-            raise _Reject(f"{where}: unknown label {unknown[0]!r} ({offered})")
-        if rtype == "keypointlabels":
-            if len(values) != 1:
-                raise _Reject(f"{where}: a keypoint needs exactly one label, got {len(values)}")
-            x, y = value.get("x"), value.get("y")
-            if not all(isinstance(c, int | float) and math.isfinite(c) for c in (x, y)):
-                raise _Reject(f"{where}: keypoint x/y must be numbers")
-            if not (0 <= x <= 100 and 0 <= y <= 100):
-                raise _Reject(f"{where}: keypoint at ({x:.1f}%, {y:.1f}%) lies outside the image")
-            number = int(values[0])
-            if number in out.keypoints:
-                raise _Reject(f"keypoint {number} is placed twice")
-            out.keypoints[number] = pixel_from_percent(float(x), float(y), width, height)
-        elif rtype == "brushlabels":
-            if value.get("format", "rle") != "rle" or not isinstance(value.get("rle"), list):
-                raise _Reject(f"{where}: a brush mask must be RLE")
-            try:
-                m = decode_mask(value["rle"], width, height)
-            except (ValueError, TypeError) as exc:
-                raise _Reject(f"{where}: the mask does not fit the {width}x{height} image ({exc})") from None
-            out.mask = m if out.mask is None else out.mask | m
-        elif rtype == "choices":
-            if control.single and len(values) > 1:
-                raise _Reject(f"{where}: one choice allowed, got {len(values)}")
-            if name == "candidate":
-                if out.candidate is not None:
-                    raise _Reject("two orientations chosen")
-                out.candidate = int(values[0])
-            elif name == "part":
-                out.part = str(values[0]).split()[0]
-            elif name == "verdict":
-                out.verdict = str(values[0])
-        else:
-            raise _Reject(f"{where}: results of type {rtype!r} are not used by legodata")
-    return out

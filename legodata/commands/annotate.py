@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 from typing import Annotated
 
@@ -30,11 +32,39 @@ _Url = Annotated[
     typer.Option(help="Label Studio URL (default: env LABEL_STUDIO_URL, else the server `serve` started). "
                  "Its API token comes from env LABEL_STUDIO_API_KEY."),
 ]  # fmt: skip
+
+
+def _command(name: str):
+    """Register ``annotate NAME``: the function's own options plus ``--quiet``/``--verbose``, which set up logging
+    before it runs (:func:`legodata.commands.options.setup`)."""
+
+    def register(fn):
+        @functools.wraps(fn)
+        def run(*args, quiet: bool = False, verbose: bool = False, **kwargs):
+            options.setup(quiet, verbose)
+            return fn(*args, **kwargs)
+
+        sig = inspect.signature(fn, eval_str=True)
+        shared = [
+            inspect.Parameter(flag, inspect.Parameter.KEYWORD_ONLY, default=False, annotation=kind)
+            for flag, kind in (("quiet", Quiet), ("verbose", Verbose))
+        ]
+        run.__signature__ = sig.replace(parameters=[*sig.parameters.values(), *shared])
+        return annotate_app.command(name)(run)
+
+    return register
+
+
+def _ldraw(ldraw_dir: str | None) -> str | None:
+    """``--ldraw-dir``, else env LDRAWDIR."""
+    return ldraw_dir or os.environ.get("LDRAWDIR") or None
+
+
 _Project = Annotated[str, typer.Option("--project", "-p", help="Label Studio project name.")]
 _LDraw = Annotated[str | None, typer.Option(help="LDraw library for non-built-in parts; default: env LDRAWDIR.")]
 
 
-@annotate_app.command("serve")
+@_command("serve")
 def serve_command(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8080,
     data_dir: Annotated[
@@ -43,11 +73,8 @@ def serve_command(
     files_root: Annotated[
         str, typer.Option(help="Local files below this folder can be served to annotators (photos, references).")
     ] = "/",
-    quiet: Quiet = False,
-    verbose: Verbose = False,
 ) -> None:
     """Start a local Label Studio (own venv, made on first use); prints its URL. `annotate stop` ends it."""
-    options.setup(quiet, verbose)
     from legodata.annotate import server
     from legodata.annotate.credentials import credentials_path, load_saved
 
@@ -57,20 +84,16 @@ def serve_command(
     typer.echo(f"log in as {creds.username if creds else 'admin'}; password and API token are in {credentials_path()}")
 
 
-@annotate_app.command("stop")
-def stop_command(
-    quiet: Quiet = False,
-    verbose: Verbose = False,
-) -> None:
+@_command("stop")
+def stop_command() -> None:
     """Stop the Label Studio that `annotate serve` started."""
-    options.setup(quiet, verbose)
     from legodata.annotate import server
 
     state = server.stop()
     typer.echo(f"stopped Label Studio at {state['url']} (pid {state['pid']})" if state else "no server was running")
 
 
-@annotate_app.command("init")
+@_command("init")
 def init_command(
     project: _Project,
     kind: Annotated[str, typer.Option(help="rotation | mask | review.")] = "rotation",
@@ -79,20 +102,17 @@ def init_command(
     ] = "all",
     ldraw_dir: _LDraw = None,
     url: _Url = None,
-    quiet: Quiet = False,
-    verbose: Verbose = False,
 ) -> None:
     """Create a project from the labeling configs in annotate/ with the parts' choices and keypoint numbers."""
-    options.setup(quiet, verbose)
     from legodata.annotate.project import init_project
 
-    s = init_project(project, kind, parts, ldraw_dir or os.environ.get("LDRAWDIR") or None, url)
+    s = init_project(project, kind, parts, _ldraw(ldraw_dir), url)
     verb = "created" if s.created else "exists:"
     typer.echo(f"project {s.name!r} {verb} id {s.project_id}, kind {s.kind}, parts {','.join(s.parts)}, "
                f"keypoints 1..{s.n_keypoints}")  # fmt: skip
 
 
-@annotate_app.command("push")
+@_command("push")
 def push_command(
     source: Annotated[str, typer.Argument(help="A folder of photos, or a store (made by render or pull).")],
     project: _Project,
@@ -110,11 +130,8 @@ def push_command(
     files_root: Annotated[str, typer.Option(help="The server's local-files root (its --files-root).")] = "/",
     assets_dir: Annotated[str | None, typer.Option(help="Where reference pictures go (served too).")] = None,
     url: _Url = None,
-    quiet: Quiet = False,
-    verbose: Verbose = False,
 ) -> None:
     """Add tasks: each photo (or store instance) with its part; images are served from disk, not uploaded."""
-    options.setup(quiet, verbose)
     from legodata.annotate.push import push
 
     s = push(source, project, camera=camera, parts=parts, colour=colour, session=session, mask_model=mask_model,
@@ -123,7 +140,7 @@ def push_command(
                f"{s.skipped} already there; pictures in {s.assets_dir}")  # fmt: skip
 
 
-@annotate_app.command("pull")
+@_command("pull")
 def pull_command(
     project: _Project,
     out: Annotated[str, out_option("Store to write (created if missing).")],
@@ -132,11 +149,8 @@ def pull_command(
     ] = 10.0,
     low_iou: Annotated[float, typer.Option(help="Flag records whose mesh at the pose overlaps the mask less.")] = 0.5,
     url: _Url = None,
-    quiet: Quiet = False,
-    verbose: Verbose = False,
 ) -> None:
     """Export the project's annotations into a store (idempotent); rejected ones go to STORE/rejected.jsonl."""
-    options.setup(quiet, verbose)
     import numpy as np
 
     from legodata.jobs.annotate_pull import pull
@@ -154,22 +168,19 @@ def pull_command(
         typer.echo(f"  rejected {n}x: {reason}")
 
 
-@annotate_app.command("keypoints")
+@_command("keypoints")
 def keypoints_command(
     part: Annotated[str, typer.Argument(help="Part id (built-in or LDraw).")],
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
     image: Annotated[str | None, typer.Option(help="Also write the numbered reference picture (PNG).")] = None,
     ldraw_dir: _LDraw = None,
-    quiet: Quiet = False,
-    verbose: Verbose = False,
 ) -> None:
     """List a part's named keypoints (model frame, metres) as annotators see them numbered."""
-    options.setup(quiet, verbose)
     import json
 
     from legodata.annotate.keypoints import catalogue_keypoints
 
-    ldraw_dir = ldraw_dir or os.environ.get("LDRAWDIR") or None
+    ldraw_dir = _ldraw(ldraw_dir)
     kps = catalogue_keypoints(part, ldraw_dir)
     if as_json:
         typer.echo(json.dumps({"part_id": part, "frame": "LDraw part frame (-Y up), metres",
@@ -181,9 +192,7 @@ def keypoints_command(
     if image:
         import cv2
 
-        from legodata.annotate.drawing import reference_image
-        from legodata.parts.catalogue import get_part
+        from legodata.annotate.drawing import part_reference
 
-        p = get_part(part, ldraw_dir)
-        cv2.imwrite(image, reference_image(p.mesh, kps, f"{part} {p.info.name}: keypoints")[:, :, ::-1])
+        cv2.imwrite(image, part_reference(part, ldraw_dir)[:, :, ::-1])
         typer.echo(f"wrote {image}", err=True)

@@ -1,7 +1,8 @@
 """Contact sheets: images letterboxed into square tiles, the tiles laid out in a grid, outlined captions.
 
-The one tiler behind ``legodata preview`` (:mod:`legodata.preview`) and the published folder's ``preview.png``
-(:mod:`legodata.publish.preview`). Images are BGR uint8, as OpenCV reads and writes them.
+The one tiler behind ``legodata preview`` (:mod:`legodata.preview`), the published folder's ``preview.png``
+(:mod:`legodata.publish.preview`), the assembly-step sheet and the manual pages' callouts (:mod:`legodata.assembly`).
+Images are BGR uint8, as OpenCV reads and writes them.
 """
 
 from __future__ import annotations
@@ -44,16 +45,21 @@ class Placement:
 
 
 def letterbox(
-    image: np.ndarray, tile: int, *, enlarge: int = cv2.INTER_LINEAR, background: int = 0
+    image: np.ndarray,
+    tile: int,
+    *,
+    shrink: int = cv2.INTER_AREA,
+    enlarge: int = cv2.INTER_LINEAR,
+    background: int = 0,
 ) -> tuple[np.ndarray, Placement]:
-    """``image`` scaled to fit a ``tile`` x ``tile`` square, centred on ``background`` (black by default); area
-    averaging when it shrinks, ``enlarge`` when it grows."""
+    """``image`` scaled to fit a ``tile`` x ``tile`` square, centred on ``background`` (black by default);
+    ``shrink`` (area averaging) when it gets smaller, ``enlarge`` (bilinear) when it grows."""
     h, w = image.shape[:2]
     s = tile / max(h, w)
     nw, nh = max(1, round(w * s)), max(1, round(h * s))
     place = Placement(s, (tile - nw) // 2, (tile - nh) // 2, nw, nh)
     out = np.full((tile, tile, *image.shape[2:]), background, image.dtype)
-    place.region(out)[:] = resize(image, place.width, place.height, enlarge=enlarge)
+    place.region(out)[:] = resize(image, place.width, place.height, shrink=shrink, enlarge=enlarge)
     return out, place
 
 

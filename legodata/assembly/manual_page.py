@@ -13,6 +13,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from legodata.contact_sheet import letterbox
+
 OUTLINE_BGR = (30, 30, 30)
 CALLOUT_BGR = (250, 232, 205)  # light blue
 CALLOUT_EDGE_BGR = (150, 120, 80)
@@ -53,13 +55,6 @@ def _crop_to_content(image: np.ndarray, mask: np.ndarray, pad: int = 2) -> np.nd
     return image[y0:y1, x0:x1]
 
 
-def _fit(image: np.ndarray, box: int) -> np.ndarray:
-    h, w = image.shape[:2]
-    s = min(box / h, box / w)
-    size = (max(1, round(w * s)), max(1, round(h * s)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
-
-
 def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, thickness: int) -> None:
     cv2.putText(img, text, org, FONT, scale, (0, 0, 0), thickness, cv2.LINE_AA)
 
@@ -90,10 +85,9 @@ def draw_callout(
     for k, (thumb, count) in enumerate(items):
         r, c = divmod(k, cols)
         cx, cy = x0 + pad + c * (cell + pad), y0 + pad + r * (cell + label_h)
-        pic = _fit(thumb, cell)
-        h, w = pic.shape[:2]
-        ox, oy = cx + (cell - w) // 2, cy + (cell - h) // 2
-        region = page[oy : oy + h, ox : ox + w]
+        framed, place = letterbox(thumb, cell)
+        pic = place.region(framed)
+        region = place.region(page[cy : cy + cell, cx : cx + cell])
         keep = pic.min(axis=2) < 245  # the thumbnail's white background lets the box colour through
         region[keep] = pic[keep]
         _text(page, f"{count}x", (cx, cy + cell + label_h - 2), scale, 1)

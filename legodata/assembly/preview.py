@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from legodata.contact_sheet import letterbox
 from legodata.core.records import Record
 from legodata.errors import LegodataError
 from legodata.store.store import Store
@@ -20,16 +21,7 @@ from legodata.store.store import Store
 AXES_BGR = ((0, 0, 255), (0, 200, 0), (255, 80, 0))
 LINE_H = 18
 AXIS_M = 0.012  # drawn axis length, metres (a 2x4 brick is 32 mm long)
-
-
-def _fit(img: np.ndarray, tile: int, interpolation=cv2.INTER_AREA) -> np.ndarray:
-    h, w = img.shape[:2]
-    s = tile / max(h, w)
-    small = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=interpolation)
-    canvas = np.full((tile, tile, 3), 40, np.uint8)
-    y0, x0 = (tile - small.shape[0]) // 2, (tile - small.shape[1]) // 2
-    canvas[y0 : y0 + small.shape[0], x0 : x0 + small.shape[1]] = small if small.ndim == 3 else small[..., None]
-    return canvas
+BACKGROUND = 40  # grey around a tile's image
 
 
 def _project(K, R, t, length: float) -> np.ndarray | None:
@@ -69,22 +61,22 @@ def step_row(store: Store, rec: Record, tile: int) -> np.ndarray:
     if page is None or obs is None or mask is None:
         raise LegodataError(f"record {rec.record_id}: cannot read its manual page, image or mask")
     ids = [int(p["instance_id"]) for p in block["parts"]]
-    scale = tile / max(obs.shape[:2])
-    big = cv2.resize(obs, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+    plain, place = letterbox(obs, tile, shrink=cv2.INTER_LINEAR, background=BACKGROUND)
+    pose = plain.copy()
+    scale = place.scale
     K = np.asarray(rec.K, float).copy()
     K[:2] *= scale
     K[:2, 2] += 0.5 * scale - 0.5  # pixel centres at integer coordinates in both images
-    pose = big.copy()
-    length = AXIS_M
+    image = place.region(pose)  # the axes are drawn on the image, not on the tile's margins
     for p in block["parts"]:
-        _axes(pose, K, p["R_current_m2c"], p["t_current_m2c"], length, 1)
-        _axes(pose, K, p["R_target_m2c"], p["t_target_m2c"], length, 2)
+        _axes(image, K, p["R_current_m2c"], p["t_current_m2c"], AXIS_M, 1)
+        _axes(image, K, p["R_target_m2c"], p["t_target_m2c"], AXIS_M, 2)
     masked = _mask_tile(obs, mask, ids)
     tiles = [
-        _fit(page, tile),
-        _fit(obs, tile, cv2.INTER_LINEAR),
-        _fit(masked, tile, cv2.INTER_NEAREST),
-        _fit(pose, tile),
+        letterbox(page, tile, enlarge=cv2.INTER_AREA, background=BACKGROUND)[0],
+        plain,
+        letterbox(masked, tile, shrink=cv2.INTER_NEAREST, enlarge=cv2.INTER_NEAREST, background=BACKGROUND)[0],
+        pose,
     ]
     row = np.hstack(tiles)
     label = f"{rec.group_id} step {block['step']}/{rec.meta['n_steps']}: {block['sentence']}"

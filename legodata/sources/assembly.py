@@ -30,9 +30,8 @@ from legodata.core.mesh import Mesh
 from legodata.core.protocol import WORKER_RESULT
 from legodata.core.records import EXTRA_PATHS, Record
 from legodata.core.spec import SceneSpec
-from legodata.core.units import DEPTH_SCALE_M
 from legodata.errors import LegodataError
-from legodata.scene.ground_truth import view_instances
+from legodata.sources.rendered import rendered_instances, view_record
 from legodata.store.store import Store
 
 SOURCE = "assembly"
@@ -159,11 +158,7 @@ def model_records(ctx: ModelContext, model_dir: Path, rel: str) -> list[Record]:
             for p in spec.parts
         ]
         for view in spec.views:
-            name = f"{view.view_id:04d}.png"
-            mask = cv2.imread(str(model_dir / obs_dir(n) / "mask" / name), cv2.IMREAD_UNCHANGED)
-            if mask is None or mask.dtype != np.uint16 or mask.shape != (view.height, view.width):
-                raise RuntimeError(f"worker wrote no valid uint16 mask for step {n} view {view.view_id}")
-            instances = view_instances(scene, np.asarray(view.K), np.asarray(view.R_w2c), np.asarray(view.t_w2c), mask)
+            instances = rendered_instances(model_dir / obs_dir(n), view, scene, f"step {n} ")
             visib = {inst.instance_id: inst.px_count_visib for inst in instances}
             meta, extra = _meta(ctx, n, spec, view), {}
             if n <= n_steps:
@@ -178,23 +173,8 @@ def model_records(ctx: ModelContext, model_dir: Path, rel: str) -> list[Record]:
                     undo_manual_mask=meta["disassembly"]["manual_mask"],
                 )
             meta[EXTRA_PATHS] = extra
-            sub = f"{rel}/{obs_dir(n)}"
-            records.append(
-                Record(
-                    record_id=f"{ctx.group}_s{n:03d}_v{view.view_id:02d}",
-                    source=SOURCE,
-                    group_id=ctx.group,
-                    image_path=f"{sub}/rgb/{name}",
-                    mask_path=f"{sub}/mask/{name}",
-                    depth_path=f"{sub}/depth/{name}",
-                    depth_scale_m=DEPTH_SCALE_M,
-                    width=view.width,
-                    height=view.height,
-                    K=view.K,
-                    instances=instances,
-                    meta=meta,
-                )
-            )
+            record_id = f"{ctx.group}_s{n:03d}_v{view.view_id:02d}"
+            records.append(view_record(record_id, SOURCE, ctx.group, f"{rel}/{obs_dir(n)}", view, instances, meta))
     return records
 
 

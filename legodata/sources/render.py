@@ -10,16 +10,14 @@ import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from legodata.core.mesh import Mesh
 from legodata.core.protocol import WORKER_RESULT
 from legodata.core.records import Record
 from legodata.core.spec import SceneSpec
-from legodata.core.units import DEPTH_SCALE_M
 from legodata.errors import LegodataError
-from legodata.scene.ground_truth import view_instances
+from legodata.sources.rendered import rendered_instances, view_record
 from legodata.store.store import Store
 
 SOURCE = "render"
@@ -52,33 +50,17 @@ def scene_records(spec: SceneSpec, worker_dir: Path, meshes: Mapping[str, Mesh],
     scene_rel = f"scenes/{spec.scene_id}"
     records = []
     for view in spec.views:
-        name = f"{view.view_id:04d}.png"
-        mask = cv2.imread(str(worker_dir / "mask" / name), cv2.IMREAD_UNCHANGED)
-        if mask is None or mask.dtype != np.uint16 or mask.shape != (view.height, view.width):
-            raise RuntimeError(f"worker wrote no valid uint16 mask for view {view.view_id}")
-        instances = view_instances(parts, np.asarray(view.K), np.asarray(view.R_w2c), np.asarray(view.t_w2c), mask)
+        meta = {
+            "scene_id": spec.scene_id,
+            "view_id": view.view_id,
+            "orientation": spec.orientation,
+            "preset": preset,
+            "seed": spec.seed,
+            "R_w2c": [list(r) for r in view.R_w2c],
+            "t_w2c": list(view.t_w2c),
+        }
+        instances = rendered_instances(worker_dir, view, parts)
         records.append(
-            Record(
-                record_id=f"{spec.scene_id}_{view.view_id:04d}",
-                source=SOURCE,
-                group_id=spec.scene_id,
-                image_path=f"{scene_rel}/rgb/{name}",
-                mask_path=f"{scene_rel}/mask/{name}",
-                depth_path=f"{scene_rel}/depth/{name}",
-                depth_scale_m=DEPTH_SCALE_M,
-                width=view.width,
-                height=view.height,
-                K=view.K,
-                instances=instances,
-                meta={
-                    "scene_id": spec.scene_id,
-                    "view_id": view.view_id,
-                    "orientation": spec.orientation,
-                    "preset": preset,
-                    "seed": spec.seed,
-                    "R_w2c": [list(r) for r in view.R_w2c],
-                    "t_w2c": list(view.t_w2c),
-                },
-            )
+            view_record(f"{spec.scene_id}_{view.view_id:04d}", SOURCE, spec.scene_id, scene_rel, view, instances, meta)
         )
     return records

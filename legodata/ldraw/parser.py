@@ -170,6 +170,13 @@ def concat_geometry(parts: list[Geometry]) -> Geometry:
     )
 
 
+def _switch(words: set[str], on: str, off: str, state: bool) -> bool:
+    """A BFC setting after a meta line with ``words``: ``off`` wins over ``on``; neither keeps ``state``."""
+    if off in words:
+        return False
+    return True if on in words else state
+
+
 def flatten(file: LDrawFile, resolve: Callable[[str], Geometry]) -> Geometry:
     """All triangles of ``file`` with its sub-files (``resolve(name)`` gives a sub-file's flattened geometry)."""
     certified, ccw, clip, invert_next = False, True, True, False
@@ -193,20 +200,10 @@ def flatten(file: LDrawFile, resolve: Callable[[str], Geometry]) -> Geometry:
             if cmd.keyword != "BFC":
                 continue
             words = {a.upper() for a in cmd.args}
-            if "NOCERTIFY" in words:
-                certified = False
-            elif "CERTIFY" in words:
-                certified = True
-            if "CW" in words:
-                ccw = False
-            elif "CCW" in words:
-                ccw = True
-            if "NOCLIP" in words:
-                clip = False
-            elif "CLIP" in words:
-                clip = True
-            if "INVERTNEXT" in words:
-                invert_next = True
+            certified = _switch(words, "CERTIFY", "NOCERTIFY", certified)
+            ccw = _switch(words, "CCW", "CW", ccw)
+            clip = _switch(words, "CLIP", "NOCLIP", clip)
+            invert_next = invert_next or "INVERTNEXT" in words
         elif isinstance(cmd, Reference):
             flush()
             sub = resolve(cmd.name)

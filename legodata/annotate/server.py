@@ -32,7 +32,7 @@ from pathlib import Path
 from legodata.annotate.credentials import Credentials
 from legodata.errors import LegodataError
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("legodata.annotate.server")  # also when run as `python -m` (__name__ == "__main__")
 
 LS_VERSION = "1.23.2"
 HOST = "127.0.0.1"
@@ -93,7 +93,7 @@ def _install(python: str, quiet: bool) -> None:
 
     target = venv_dir()
     shutil.rmtree(target, ignore_errors=True)
-    say = (lambda m: None) if quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    say = logger.debug if quiet else logger.info
     say(f"legodata: installing label-studio=={LS_VERSION} into {target} (first use only, about 2 minutes)")
     log = target.parent / "install.log"
     t0 = time.monotonic()
@@ -327,4 +327,7 @@ def stop() -> dict | None:
 if __name__ == "__main__":  # `python -m legodata.annotate.server install`: stdlib only, for CI before the venv
     if sys.argv[1:] != ["install"]:
         sys.exit("usage: python -m legodata.annotate.server install")
-    print(ensure_server_env())
+    from legodata.log import configure
+
+    configure()
+    logger.info("Label Studio server: %s", ensure_server_env())

@@ -36,10 +36,10 @@ def rasterize_triangles(tri_uv: np.ndarray, width: int, height: int, max_tests: 
     """Union of 2D triangles ``(T, 3, 2)`` sampled at pixel centres (a centre on an edge counts as inside).
 
     A centre is inside when it is on the inner side of (or on) each edge by the edge function in float64. Along a
-    pixel row that test is monotone, so a triangle covers one span per row: its ends are found where the test flips
-    (estimated from where the edge crosses the row, checked and if need be searched with the test itself, so the
-    spans hold exactly the centres that pass it), and the spans are summed in a difference array. ``max_tests``
-    bounds the spans handled at once. Degenerate triangles cover nothing.
+    pixel row that test is monotone, so a triangle covers one span per row: its ends are estimated from where the
+    edges cross the row, checked with the test itself (and searched for where the estimate is off by rounding), and
+    the spans are summed in a difference array -- the same pixels as testing every centre, several times faster.
+    ``max_tests`` bounds the spans handled at once. Degenerate triangles cover nothing.
 
     cv2.fillConvexPoly is not used: it also fills every pixel an edge passes through, which grows each silhouette
     by about half a pixel all round (14% of a 120-pixel part)."""
@@ -51,64 +51,54 @@ def rasterize_triangles(tri_uv: np.ndarray, width: int, height: int, max_tests: 
     diff = np.zeros((height, width + 1), np.int32)
     for idx, offset in batches(y1 - y0 + 1, max_tests):  # one span per triangle and row
         y = y0[idx] + offset
-        left, right = x0[idx], x1[idx].copy()
+        left, right, t, s = x0[idx], x1[idx], tri[idx], sign[idx]
         for i, j in ((0, 1), (1, 2), (2, 0)):
-            _clip_span(tri[idx, i], tri[idx, j], sign[idx], y, left, right)
+            _clip_spans(t[:, i], t[:, j], s, y, left, right)
         ok = left <= right
         np.add.at(diff, (y[ok], left[ok]), 1)
         np.add.at(diff, (y[ok], right[ok] + 1), -1)
     return np.cumsum(diff[:, :width], axis=1) > 0
 
 
-def _clip_span(p, q, sign, y, left, right) -> None:
-    """Narrow the spans ``left..right`` of row ``y`` (in place) to the centres on the inner side of edge ``p -> q``."""
+def _clip_spans(p: np.ndarray, q: np.ndarray, sign, y, left, right) -> None:
+    """Narrow the spans ``left..right`` of rows ``y`` (in place) to the centres on the inner side of edge ``p -> q``.
 
-    def inside(k, x):  # the edge test of centre (x, y[k]) -- the one that defines the pixels
-        edge = (q[k, 0] - p[k, 0]) * (y[k] - p[k, 1]) - (q[k, 1] - p[k, 1]) * (x - p[k, 0])
-        return edge * sign[k] >= 0
+    The test of centre ``(x, y)``, ``((qx - px) (y - py) - (qy - py) (x - px)) * sign >= 0``, is evaluated exactly
+    so; along the row it only changes once, from outside to inside (a rising edge) or back (a falling one)."""
+    dx, dy = q[:, 0] - p[:, 0], q[:, 1] - p[:, 1]
+    across = dx * (y - p[:, 1])  # the part of the test that is the same all along the row
+    falling = dy * sign > 0
 
-    dy = (q[:, 1] - p[:, 1]) * sign
-    flat = np.flatnonzero((dy == 0) & (left <= right))  # the test is the same all along the row
-    right[flat[~inside(flat, left[flat])]] = -1
+    def turned(k, x):  # the test at column x of span k, negated on falling edges: False, then True along the row
+        return ((across[k] - dy[k] * (x - p[k, 0])) * sign[k] >= 0) != falling[k]
+
+    live = left <= right
+    flat = np.flatnonzero(live & (dy == 0))  # the test is the same all along the row
+    right[flat[~turned(flat, left[flat])]] = -1  # outside: no centre of the row (flat edges are never falling)
+    k = np.flatnonzero(live & (dy != 0))
     with np.errstate(divide="ignore", invalid="ignore"):
-        cross = p[:, 0] + (y - p[:, 1]) * (q[:, 0] - p[:, 0]) / (q[:, 1] - p[:, 1])  # where the edge meets the row
-    for rising in (True, False):  # inside from a column on (rising), or up to one
-        k = np.flatnonzero(((dy < 0) if rising else (dy > 0)) & (left <= right))
-
-        def flips(kk, x, rising=rising):  # monotone in x: False, then True
-            return inside(kk, x) if rising else ~inside(kk, x)
-
-        est = np.ceil(cross[k]) if rising else np.floor(cross[k]) + 1
-        first = _first_true(flips, k, left[k], right[k], est)
-        if rising:
-            left[k] = first
-        else:
-            right[k] = first - 1
+        cross = p[k, 0] + (y[k] - p[k, 1]) * dx[k] / dy[k]  # where the edge meets the row
+    first = _first_true(turned, k, left[k], right[k], np.where(falling[k], np.floor(cross) + 1, np.ceil(cross)))
+    fall = falling[k]
+    left[k[~fall]] = first[~fall]
+    right[k[fall]] = first[fall] - 1
 
 
 def _first_true(pred, k, lo, hi, estimate) -> np.ndarray:
-    """The smallest ``x`` in ``lo..hi`` where ``pred(k, x)`` (False, then True along x) holds, ``hi + 1`` if none;
-    ``estimate`` is checked first and searched from only where it is wrong."""
+    """Per span ``k``, the smallest ``x`` in ``lo..hi`` where ``pred(k, x)`` (False, then True along x) holds,
+    ``hi + 1`` if none: ``estimate`` where it is right, else a binary search."""
     x = np.clip(np.where(np.isnan(estimate), lo, estimate), lo, hi + 1).astype(np.int64)
-    below = (x > lo) & _pred_at(pred, k, x - 1, lo, hi)  # the answer lies further left
-    above = (x <= hi) & ~_pred_at(pred, k, x, lo, hi)  # further right
-    wrong = np.flatnonzero(below | above)
-    if len(wrong):
-        a, b = lo[wrong].copy(), hi[wrong] + 1  # binary search in a..b
-        open_ = np.arange(len(wrong))
-        while len(open_):
-            mid = (a[open_] + b[open_]) // 2
-            ok = pred(k[wrong[open_]], mid)
-            b[open_[ok]] = mid[ok]
-            a[open_[~ok]] = mid[~ok] + 1
-            open_ = open_[a[open_] < b[open_]]
-        x[wrong] = a
+    wrong = np.flatnonzero(((x > lo) & pred(k, np.maximum(x - 1, lo))) | ((x <= hi) & ~pred(k, np.minimum(x, hi))))
+    a, b = lo[wrong], hi[wrong] + 1
+    open_ = np.arange(len(wrong))
+    while len(open_):
+        mid = (a[open_] + b[open_]) // 2
+        ok = pred(k[wrong[open_]], mid)
+        b[open_[ok]] = mid[ok]
+        a[open_[~ok]] = mid[~ok] + 1
+        open_ = open_[a[open_] < b[open_]]
+    x[wrong] = a
     return x
-
-
-def _pred_at(pred, k, x, lo, hi) -> np.ndarray:
-    """``pred`` at ``x`` clipped into ``lo..hi`` (callers mask the clipped places)."""
-    return pred(k, np.clip(x, lo, hi))
 
 
 def pixel_boxes(tri_uv: np.ndarray, width: int, height: int):

@@ -145,7 +145,9 @@ class RotationTorchDataset(_EpochDataset):
         }
 
 
-def make_mask_dataset(samples: MaskSamples) -> MaskTorchDataset:
+def make_mask_dataset(samples: MaskSamples, augment: bool = False, seed: int = 0) -> MaskTorchDataset:
+    """The masking samples as tensors. They are not augmented: ``augment`` and ``seed`` are accepted so that both
+    ``make_*_dataset`` are called alike."""
     return MaskTorchDataset(samples)
 
 

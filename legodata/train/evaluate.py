@@ -40,11 +40,11 @@ def evaluate_run(
 ) -> dict:
     """Metrics of the checkpoint on ``split``; also written to ``RUN_DIR/eval-<split>.json``."""
     task, model, model_config, dev = load_run(run_dir, checkpoint, device)
-    dsd = data.open_dataset(dataset, task.config)
-    data.check_columns(dsd, dataset, task.config, task.columns, task.instance_fields)
+    dsd = data.open_dataset(dataset, task.dataset.name)
+    data.check_columns(dsd, dataset, task.dataset.name, task.dataset.columns, task.dataset.instance_fields)
     ds = data.require_split(dsd, dataset, split)
     vocab = data.Vocab.from_json(model_config)
-    samples = task.samples(ds, vocab, model_config["image_size"], limit, f" (dataset {dataset}, split {split})")
+    samples = task.dataset.samples(ds, vocab, model_config["image_size"], limit, f" (dataset {dataset}, split {split})")
     result = {
         "task": task.name,
         "dataset": dataset,

@@ -111,14 +111,14 @@ def prepare(task: Task, cfg: TrainConfig, splits=("train", "validation", "test")
     """Open the dataset, check its columns, build the vocabulary from train and the samples of each split."""
     if cfg.quiet:
         require("datasets", "publish").disable_progress_bars()
-    dsd = data.open_dataset(cfg.dataset, task.config)
-    data.check_columns(dsd, cfg.dataset, task.config, task.columns, task.instance_fields)
+    dsd = data.open_dataset(cfg.dataset, task.dataset.name)
+    data.check_columns(dsd, cfg.dataset, task.dataset.name, task.dataset.columns, task.dataset.instance_fields)
     train_ds = data.require_split(dsd, cfg.dataset, "train")
-    vocab = task.vocab(train_ds)
+    vocab = task.dataset.vocab(train_ds)
     out = {}
     for split in splits:
         if split in dsd and len(dsd[split]):
-            out[split] = task.samples(dsd[split], vocab, cfg.image_size, cfg.limit, f" (split {split})")
+            out[split] = task.dataset.samples(dsd[split], vocab, cfg.image_size, cfg.limit, f" (split {split})")
     return vocab, out
 
 

@@ -5,6 +5,8 @@ The shared loop (:mod:`legodata.train.loop`) only calls the methods of a :class:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +26,41 @@ def to_device(batch: dict, device, channels_last: bool = False) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class DatasetConfig:
+    """How a task reads a published dataset: the config ``name``, the ``columns`` (and ``instance_fields`` of its
+    instances) it needs, its vocabulary ``vocab(ds)``, its ``samples(ds, vocab, image_size, limit, where)`` and
+    those as tensors, ``tensors(samples, augment, seed)``."""
+
+    name: str
+    columns: tuple[str, ...]
+    vocab: Callable[[Any], data.Vocab]
+    samples: Callable[..., Any]
+    tensors: Callable[..., Any]
+    instance_fields: tuple[str, ...] = ()
+
+
+SCENES = DatasetConfig(
+    name="scenes", columns=data.SCENES_COLUMNS, vocab=data.scenes_vocab, samples=data.build_mask_samples,
+    tensors=data.make_mask_dataset, instance_fields=data.INSTANCE_FIELDS,
+)  # fmt: skip
+PARTS = DatasetConfig(
+    name="parts", columns=data.PARTS_COLUMNS, vocab=data.parts_vocab, samples=data.build_rotation_samples,
+    tensors=data.make_rotation_dataset,
+)  # fmt: skip
+
+
 class Task:
     name: str
-    config: str  # dataset config
-    columns: tuple[str, ...]
-    instance_fields: tuple[str, ...] = ()
+    dataset: DatasetConfig
     score_key: str  # validation metric used to pick the best checkpoint
     higher_is_better: bool = True
     channels_last: bool = False  # NHWC activations: measured 1.6x faster for the U-Net on CPU, no gain for rot
 
-    def vocab(self, ds) -> data.Vocab: ...
-    def samples(self, ds, vocab: data.Vocab, image_size: int, limit: int | None, where: str = ""): ...
-    def torch_dataset(self, samples, train: bool, seed: int, augment: bool): ...
+    def torch_dataset(self, samples, train: bool, seed: int, augment: bool):
+        """``samples`` as tensors; augmented (where the task augments) when ``train`` and ``augment``."""
+        return self.dataset.tensors(samples, augment=train and augment, seed=seed)
+
     def model_config(self, vocab: data.Vocab, base: int | None) -> dict[str, Any]: ...
     def loss(self, model, batch): ...
     def evaluate(self, model, samples, device, batch_size: int) -> dict: ...
@@ -52,20 +77,9 @@ class Task:
 
 class MaskTask(Task):
     name = "mask"
-    config = "scenes"
-    columns = data.SCENES_COLUMNS
-    instance_fields = data.INSTANCE_FIELDS
+    dataset = SCENES
     score_key = "iou"
     channels_last = True
-
-    def vocab(self, ds):
-        return data.scenes_vocab(ds)
-
-    def samples(self, ds, vocab, image_size, limit, where=""):
-        return data.build_mask_samples(ds, vocab, image_size, limit, where)
-
-    def torch_dataset(self, samples, train, seed, augment):
-        return data.make_mask_dataset(samples)
 
     def model_config(self, vocab, base):
         return {"kind": "mask", "base": base or 16, "depth": 4, **vocab.to_json()}
@@ -119,19 +133,9 @@ class MaskTask(Task):
 
 class RotationTask(Task):
     name = "rot"
-    config = "parts"
-    columns = data.PARTS_COLUMNS
+    dataset = PARTS
     score_key = "median_deg"
     higher_is_better = False
-
-    def vocab(self, ds):
-        return data.parts_vocab(ds)
-
-    def samples(self, ds, vocab, image_size, limit, where=""):
-        return data.build_rotation_samples(ds, vocab, image_size, limit, where)
-
-    def torch_dataset(self, samples, train, seed, augment):
-        return data.make_rotation_dataset(samples, augment=train and augment, seed=seed)
 
     bins = 4096  # grid rotations: a random rotation is within 8 degrees of one at the median
     sigma_deg = 8.0  # width of the soft target on the grid, about the grid spacing

@@ -25,8 +25,19 @@ def _bytes(root: Path, rel: str | None, what: str, rec: Record) -> dict[str, Any
         raise LegodataError(f"record {rec.record_id}: {what} {rel} cannot be read") from None
 
 
-def _opt(value: Any, kind: type) -> Any:
-    return None if value is None else kind(value)
+# The row's values from the record's meta, in column order: (key, type); type None keeps the value (number lists).
+_EPISODE_FIELDS = (("mode", str), ("source_kind", str), ("outcome", str), ("step", int), ("t", float), ("camera", str))
+_LABEL_FIELDS = (
+    ("track", str), ("part_id", str), ("colour_code", int), ("instance_id", int), ("action", str), ("verb", str),
+    ("rotation_to_target_wxyz", None), ("symmetry_reduced", bool), ("steps_to_target", int),
+    ("target_judged_by", str), ("quat_m2c_wxyz", None), ("t_m2c", None), ("quat_target_m2c_wxyz", None),
+    ("t_target_m2c", None), ("judged_correct", bool), ("judged_by", str),
+)  # fmt: skip
+
+
+def _meta_values(m: dict[str, Any], fields: tuple[tuple[str, type | None], ...]) -> dict[str, Any]:
+    """``m[key]`` as ``type`` for each field (None stays None)."""
+    return {key: m.get(key) if kind is None or m.get(key) is None else kind(m[key]) for key, kind in fields}
 
 
 def runs_rows(rec: Record, store_root: str | Path, images: bool = True) -> list[dict[str, Any]]:
@@ -39,31 +50,11 @@ def runs_rows(rec: Record, store_root: str | Path, images: bool = True) -> list[
         "record_id": rec.record_id,
         "group_id": rec.group_id,
         "episode": str(m.get("episode", rec.group_id)),
-        "mode": _opt(m.get("mode"), str),
-        "source_kind": _opt(m.get("source_kind"), str),
-        "outcome": _opt(m.get("outcome"), str),
-        "step": _opt(m.get("step"), int),
-        "t": _opt(m.get("t"), float),
-        "camera": _opt(m.get("camera"), str),
+        **_meta_values(m, _EPISODE_FIELDS),
         "K": [list(r) for r in rec.K],
         "width": rec.width,
         "height": rec.height,
-        "track": _opt(m.get("track"), str),
-        "part_id": _opt(m.get("part_id"), str),
-        "colour_code": _opt(m.get("colour_code"), int),
-        "instance_id": _opt(m.get("instance_id"), int),
-        "action": _opt(m.get("action"), str),
-        "verb": _opt(m.get("verb"), str),
-        "rotation_to_target_wxyz": m.get("rotation_to_target_wxyz"),
-        "symmetry_reduced": _opt(m.get("symmetry_reduced"), bool),
-        "steps_to_target": _opt(m.get("steps_to_target"), int),
-        "target_judged_by": _opt(m.get("target_judged_by"), str),
-        "quat_m2c_wxyz": m.get("quat_m2c_wxyz"),
-        "t_m2c": m.get("t_m2c"),
-        "quat_target_m2c_wxyz": m.get("quat_target_m2c_wxyz"),
-        "t_target_m2c": m.get("t_target_m2c"),
-        "judged_correct": _opt(m.get("judged_correct"), bool),
-        "judged_by": _opt(m.get("judged_by"), str),
+        **_meta_values(m, _LABEL_FIELDS),
     }
     if images:
         root = Path(store_root)

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+from legodata.core.decode import decode
 from legodata.core.units import Box, Mat3, Vec3
 
 SCHEMA_VERSION = 1
@@ -59,36 +60,8 @@ class Record:
         """Parse one JSON line; raises ``ValueError`` naming a missing or invalid field."""
         d = json.loads(line)
         try:
-            instances = tuple(
-                Instance(
-                    instance_id=int(i["instance_id"]),
-                    part_id=str(i["part_id"]),
-                    colour_code=int(i["colour_code"]),
-                    R_m2c=tuple(tuple(float(x) for x in row) for row in i["R_m2c"]),
-                    t_m2c=tuple(float(x) for x in i["t_m2c"]),
-                    quat_m2c_wxyz=tuple(float(x) for x in i["quat_m2c_wxyz"]),
-                    bbox_obj=tuple(int(x) for x in i["bbox_obj"]),
-                    bbox_visib=tuple(int(x) for x in i["bbox_visib"]),
-                    px_count_all=int(i["px_count_all"]),
-                    px_count_visib=int(i["px_count_visib"]),
-                    visib_fract=float(i["visib_fract"]),
-                )
-                for i in d["instances"]
-            )
-            rec = Record(
-                record_id=str(d["record_id"]),
-                source=str(d["source"]),
-                group_id=str(d["group_id"]),
-                image_path=str(d["image_path"]),
-                width=int(d["width"]),
-                height=int(d["height"]),
-                K=tuple(tuple(float(x) for x in row) for row in d["K"]),
-                instances=instances,
-                mask_path=d.get("mask_path"),
-                depth_path=d.get("depth_path"),
-                depth_scale_m=d.get("depth_scale_m"),
-                meta=dict(d.get("meta", {})),
-            )
+            instances = tuple(decode(Instance, i) for i in d["instances"])
+            rec = decode(Record, d, instances=lambda _: instances)
         except KeyError as exc:
             raise ValueError(f"record is missing field {exc.args[0]!r}") from None
         validate_record_paths(rec)

@@ -13,18 +13,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from legodata.core.decode import decode
 from legodata.core.units import Mat3, Vec3
 
 SPEC_VERSION = 1
 STYLES = ("photo", "manual")  # photo: Cycles observation on a table; manual: instruction-manual page (Workbench)
-
-
-def _mat(m: Any) -> Mat3:
-    return tuple(tuple(float(x) for x in row) for row in m)  # type: ignore[return-value]
-
-
-def _vec(v: Any) -> Vec3:
-    return tuple(float(x) for x in v)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -123,52 +116,14 @@ class SceneSpec:
     def from_dict(d: dict[str, Any]) -> SceneSpec:
         """Inverse of ``asdict``; raises ``ValueError`` naming the missing field."""
         try:
-            return SceneSpec(
-                scene_id=str(d["scene_id"]),
-                scene_index=int(d["scene_index"]),
-                seed=int(d["seed"]),
-                orientation=str(d["orientation"]),
-                physics=bool(d["physics"]),
-                parts=tuple(
-                    PlacedPart(
-                        instance_id=int(p["instance_id"]),
-                        part_id=str(p["part_id"]),
-                        colour_code=int(p["colour_code"]),
-                        rgb=_vec(p["rgb"]),
-                        mesh_path=str(p["mesh_path"]),
-                        R_m2w=_mat(p["R_m2w"]),
-                        t_m2w=_vec(p["t_m2w"]),
-                    )
-                    for p in d["parts"]
-                ),
-                views=tuple(
-                    CameraView(
-                        view_id=int(v["view_id"]),
-                        width=int(v["width"]),
-                        height=int(v["height"]),
-                        K=_mat(v["K"]),
-                        R_w2c=_mat(v["R_w2c"]),
-                        t_w2c=_vec(v["t_w2c"]),
-                    )
-                    for v in d["views"]
-                ),
-                lights=tuple(
-                    Light(_vec(x["location"]), float(x["energy"]), _vec(x["rgb"]), float(x["size"]))
-                    for x in d["lights"]
-                ),
-                table=Surface(
-                    rgb=_vec(d["table"]["rgb"]),
-                    rgb2=_vec(d["table"]["rgb2"]),
-                    noise_scale=float(d["table"]["noise_scale"]),
-                    roughness=float(d["table"]["roughness"]),
-                    size=float(d["table"]["size"]),
-                ),
-                background_rgb=_vec(d["background_rgb"]),
-                background_strength=float(d["background_strength"]),
-                render=RenderSettings(**{f.name: d["render"][f.name] for f in fields(RenderSettings)}),
-                version=int(d.get("version", SPEC_VERSION)),
-                style=str(d.get("style", "photo")),
-                fixed_parts=tuple(int(i) for i in d.get("fixed_parts", ())),
+            return decode(
+                SceneSpec,
+                d,
+                parts=lambda ps: tuple(decode(PlacedPart, p) for p in ps),
+                views=lambda vs: tuple(decode(CameraView, v) for v in vs),
+                lights=lambda ls: tuple(decode(Light, x) for x in ls),
+                table=lambda t: decode(Surface, t),
+                render=lambda r: RenderSettings(**{f.name: r[f.name] for f in fields(RenderSettings)}),
             )
         except KeyError as exc:
             raise ValueError(f"scene spec is missing field {exc.args[0]!r}") from None

@@ -83,6 +83,52 @@ class Workspace:
     reach: float  # loose parts lie within this distance of the build centre
 
 
+@dataclass(frozen=True)
+class ModelScene:
+    """What every spec of one model is made with besides the assembly: its workspace, each part id's look, each
+    colour code's sRGB, the render settings, and the group (model) name and seed the specs carry."""
+
+    ws: Workspace
+    looks: dict[str, PartLook]
+    rgb_of: dict[int, tuple[float, float, float]]
+    render: RenderSettings
+    group: str
+    seed: int
+
+    def part(self, iid: int, part_id: str, colour: int, R: np.ndarray, t: np.ndarray) -> PlacedPart:
+        """Instance ``iid``: ``part_id`` in ``colour`` at pose ``R``, ``t`` in the world."""
+        rgb = _vec(self.rgb_of[int(colour)])
+        return PlacedPart(iid, part_id, int(colour), rgb, self.looks[part_id].mesh_path, _rows(R), _vec(t))
+
+    def build_parts(self, assembly: Assembly, indices, R_b2w: np.ndarray, t_b2w: np.ndarray) -> list[PlacedPart]:
+        """The parts ``indices`` of ``assembly`` (part ``i`` is instance ``i + 1``) where the build frame placed at
+        ``R_b2w``, ``t_b2w`` puts them."""
+        out = []
+        for i in indices:
+            p = assembly.parts[i]
+            out.append(self.part(i + 1, p.part_id, p.colour_code, R_b2w @ p.R, R_b2w @ p.t + t_b2w))
+        return out
+
+    def spec(self, kind: str, index: int, parts, views, **kw) -> SceneSpec:
+        """The spec ``<group>-<kind>`` (the workspace's lights, table and background unless ``kw`` says else)."""
+        ws = self.ws
+        return SceneSpec(
+            scene_id=f"{self.group}-{kind}",
+            scene_index=index,
+            seed=self.seed,
+            orientation="assembly",
+            physics=kw.pop("physics", False),
+            parts=tuple(parts),
+            views=tuple(views),
+            lights=kw.pop("lights", ws.lights),
+            table=ws.table,
+            background_rgb=kw.pop("background_rgb", ws.background_rgb),
+            background_strength=kw.pop("background_strength", ws.background_strength),
+            render=self.render,
+            **kw,
+        )
+
+
 def _rows(m) -> tuple:
     return tuple(tuple(float(x) for x in row) for row in np.asarray(m))
 
@@ -209,40 +255,12 @@ def make_workspace(
     )
 
 
-def _part(iid: int, part_id: str, colour: int, rgb_of: dict, looks: dict, R: np.ndarray, t: np.ndarray) -> PlacedPart:
-    return PlacedPart(iid, part_id, int(colour), _vec(rgb_of[int(colour)]), looks[part_id].mesh_path, _rows(R), _vec(t))
-
-
-def _spec(scene_id: str, index: int, seed: int, parts, views, ws: Workspace, render: RenderSettings, **kw) -> SceneSpec:
-    return SceneSpec(
-        scene_id=scene_id,
-        scene_index=index,
-        seed=seed,
-        orientation="assembly",
-        physics=kw.pop("physics", False),
-        parts=tuple(parts),
-        views=tuple(views),
-        lights=kw.pop("lights", ws.lights),
-        table=ws.table,
-        background_rgb=kw.pop("background_rgb", ws.background_rgb),
-        background_strength=kw.pop("background_strength", ws.background_strength),
-        render=render,
-        **kw,
-    )
-
-
-def manual_spec(
-    assembly: Assembly, n: int, ws: Workspace, looks: dict, rgb_of: dict, render: RenderSettings, group: str, seed: int
-) -> SceneSpec:
+def manual_spec(assembly: Assembly, n: int, m: ModelScene) -> SceneSpec:
     """Manual page ``n``: the parts of steps 1..n on white, seen by the model's fixed manual camera."""
-    R0, t0 = ws.manual_R_b2w, ws.manual_t_b2w
-    parts = [
-        _part(i + 1, p.part_id, p.colour_code, rgb_of, looks, R0 @ p.R, R0 @ p.t + t0)
-        for i, p in enumerate(assembly.parts)
-        if p.step <= n
-    ]
-    return _spec(
-        f"{group}-manual-{n:03d}", n, seed, parts, [ws.manual_view], ws, render,
+    shown = [i for i, p in enumerate(assembly.parts) if p.step <= n]
+    parts = m.build_parts(assembly, shown, m.ws.manual_R_b2w, m.ws.manual_t_b2w)
+    return m.spec(
+        f"manual-{n:03d}", n, parts, [m.ws.manual_view],
         lights=(), background_rgb=(1.0, 1.0, 1.0), background_strength=1.0, style="manual",
     )  # fmt: skip
 
@@ -255,16 +273,7 @@ def callout_keys(assembly: Assembly) -> list[tuple[str, int]]:
 CALLOUT_SPACING_M = 1.0
 
 
-def callout_spec(
-    assembly: Assembly,
-    ws: Workspace,
-    looks: dict,
-    rgb_of: dict,
-    render: RenderSettings,
-    group: str,
-    seed: int,
-    side: int,
-) -> SceneSpec:
+def callout_spec(assembly: Assembly, m: ModelScene, side: int) -> SceneSpec:
     """One small view per :func:`callout_keys` entry (view ``k`` shows entry ``k`` alone, turned as in the build and
     seen from the manual's direction), all in one scene a metre apart."""
     first = {}
@@ -273,14 +282,14 @@ def callout_spec(
     parts, views = [], []
     for k, key in enumerate(callout_keys(assembly)):
         p = first[key]
-        R = ws.manual_R_b2w @ p.R
+        R = m.ws.manual_R_b2w @ p.R
         offset = np.array([k * CALLOUT_SPACING_M, 0.0, 0.0])
-        t = offset - R @ looks[p.part_id].centre
-        parts.append(_part(k + 1, p.part_id, p.colour_code, rgb_of, looks, R, t))
-        pts = looks[p.part_id].vertices @ R.T + t
+        t = offset - R @ m.looks[p.part_id].centre
+        parts.append(m.part(k + 1, p.part_id, p.colour_code, R, t))
+        pts = m.looks[p.part_id].vertices @ R.T + t
         views.append(manual_camera(pts, side, side, view_id=k))
-    return _spec(
-        f"{group}-callout", 0, seed, parts, views, ws, render,
+    return m.spec(
+        "callout", 0, parts, views,
         lights=(), background_rgb=(1.0, 1.0, 1.0), background_strength=1.0, style="manual",
     )  # fmt: skip
 
@@ -314,35 +323,14 @@ def _loose_poses(
     return out
 
 
-def observation_spec(
-    rng: np.random.Generator,
-    assembly: Assembly,
-    n: int,
-    ws: Workspace,
-    looks: dict,
-    rgb_of: dict,
-    render: RenderSettings,
-    group: str,
-    seed: int,
-) -> SceneSpec:
+def observation_spec(rng: np.random.Generator, assembly: Assembly, n: int, m: ModelScene) -> SceneSpec:
     """Observation ``n`` (1..N+1): the build of steps < n fixed, step ``n``'s parts and the distractors loose."""
-    R0, t0 = ws.R_b2w, ws.t_b2w
-    parts = [
-        _part(
-            i + 1,
-            assembly.parts[i].part_id,
-            assembly.parts[i].colour_code,
-            rgb_of,
-            looks,
-            R0 @ assembly.parts[i].R,
-            R0 @ assembly.parts[i].t + t0,
-        )
-        for i in assembly.built_before(n)
-    ]
+    ws = m.ws
+    parts = m.build_parts(assembly, assembly.built_before(n), ws.R_b2w, ws.t_b2w)
     fixed = tuple(p.instance_id for p in parts)
     loose = [(i + 1, assembly.parts[i].part_id, assembly.parts[i].colour_code) for i in assembly.step_parts(n)]
     first_distractor = len(assembly.parts) + 1
     loose += [(first_distractor + k, pid, colour) for k, (pid, colour) in enumerate(ws.distractors)]
-    poses = _loose_poses(rng, [looks[pid] for _, pid, _ in loose], ws.build_radius + LOOSE_MARGIN_M, ws.reach)
-    parts += [_part(iid, pid, colour, rgb_of, looks, R, t) for (iid, pid, colour), (R, t) in zip(loose, poses)]
-    return _spec(f"{group}-obs-{n:03d}", n, seed, parts, ws.views, ws, render, physics=bool(loose), fixed_parts=fixed)
+    poses = _loose_poses(rng, [m.looks[pid] for _, pid, _ in loose], ws.build_radius + LOOSE_MARGIN_M, ws.reach)
+    parts += [m.part(iid, pid, colour, R, t) for (iid, pid, colour), (R, t) in zip(loose, poses)]
+    return m.spec(f"obs-{n:03d}", n, parts, ws.views, physics=bool(loose), fixed_parts=fixed)

@@ -23,6 +23,7 @@ from legodata.assembly.attach import attachments
 from legodata.assembly.manual_page import callout_thumbnail, compose_page
 from legodata.assembly.random_builds import GRID_PARTS, BuildConfig, build_rng, random_build
 from legodata.assembly.specs import (
+    ModelScene,
     StepsSettings,
     Workspace,
     callout_keys,
@@ -165,14 +166,12 @@ def _model_specs(cfg: StepsConfig, cat: Catalogue, index: int, group: str, a: As
     s, render = cfg.steps_settings(), cfg.render_settings()
     ws = make_workspace(np.random.default_rng([cfg.seed, index, 1]), a, cat.looks, s, _distractor_pool(cfg, a))
     rgb_of = {code: rgb for code, (_, rgb) in cat.colours.items()}
-    specs = [
-        (f"manual/raw/{n:03d}", manual_spec(a, n, ws, cat.looks, rgb_of, render, group, cfg.seed))
-        for n in range(1, a.n_steps + 1)
-    ]
-    specs.append(("callout", callout_spec(a, ws, cat.looks, rgb_of, render, group, cfg.seed, s.callout_resolution)))
+    m = ModelScene(ws, cat.looks, rgb_of, render, group, cfg.seed)
+    specs = [(f"manual/raw/{n:03d}", manual_spec(a, n, m)) for n in range(1, a.n_steps + 1)]
+    specs.append(("callout", callout_spec(a, m, s.callout_resolution)))
     for n in range(1, a.n_steps + 2):
         rng = np.random.default_rng([cfg.seed, index, 2, n])
-        specs.append((obs_dir(n), observation_spec(rng, a, n, ws, cat.looks, rgb_of, render, group, cfg.seed)))
+        specs.append((obs_dir(n), observation_spec(rng, a, n, m)))
     return ws, specs
 
 

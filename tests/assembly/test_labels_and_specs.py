@@ -8,6 +8,7 @@ from support.assembly_models import three_step_ldr
 
 from legodata.assembly.labels import PartSymmetry, Pose, pose_labels, rotation_angle, smallest_action, surface_centroid
 from legodata.assembly.specs import (
+    ModelScene,
     PartLook,
     StepsSettings,
     callout_keys,
@@ -69,13 +70,13 @@ def model(tmp_path_factory):
     rgb = {c: (0.5, 0.5, 0.5) for c in (0, 1, 4, 14, 15)}
     s = StepsSettings(resolution=64, manual_resolution=96, callout_resolution=32, distractors=(2, 2))
     ws = make_workspace(np.random.default_rng([0, 0, 1]), a, looks, s, [("3005", 15)])
-    return a, looks, rgb, ws
+    return a, looks, ModelScene(ws, looks, rgb, RENDER, "m", 0), ws
 
 
 def test_observation_specs_hold_the_build_fixed_and_the_new_parts_loose(model):
-    a, looks, rgb, ws = model
+    a, looks, m, ws = model
     for n in range(1, a.n_steps + 2):
-        spec = observation_spec(np.random.default_rng(n), a, n, ws, looks, rgb, RENDER, "m", 0)
+        spec = observation_spec(np.random.default_rng(n), a, n, m)
         ids = [p.instance_id for p in spec.parts]
         assert list(spec.fixed_parts) == [i + 1 for i in a.built_before(n)]
         loose = [i for i in ids if i not in spec.fixed_parts]
@@ -93,20 +94,20 @@ def test_observation_specs_hold_the_build_fixed_and_the_new_parts_loose(model):
                 assert np.linalg.norm(v[:, :2], axis=1).min() > ws.build_radius
                 assert np.linalg.norm(v[:, :2], axis=1).max() < ws.reach * 1.5
     # the finished model rests on the table: its lowest point at z = 0
-    final = observation_spec(np.random.default_rng(9), a, a.n_steps + 1, ws, looks, rgb, RENDER, "m", 0)
+    final = observation_spec(np.random.default_rng(9), a, a.n_steps + 1, m)
     build = [p for p in final.parts if p.instance_id <= 4]
     z = np.concatenate([looks[p.part_id].vertices @ np.asarray(p.R_m2w).T + p.t_m2w for p in build])
     assert z[:, 2].min() == pytest.approx(0.0, abs=1e-12)
 
 
 def test_manual_and_callout_specs(model):
-    a, looks, rgb, ws = model
+    a, looks, m, ws = model
     for n in range(1, a.n_steps + 1):
-        spec = manual_spec(a, n, ws, looks, rgb, RENDER, "m", 0)
+        spec = manual_spec(a, n, m)
         assert spec.style == "manual" and not spec.physics and spec.lights == ()
         assert [p.instance_id for p in spec.parts] == [i + 1 for i, p in enumerate(a.parts) if p.step <= n]
         assert spec.views == (ws.manual_view,) and spec.background_rgb == (1.0, 1.0, 1.0)
-    callout = callout_spec(a, ws, looks, rgb, RENDER, "m", 0, 32)
+    callout = callout_spec(a, m, 32)
     assert len(callout.views) == len(callout_keys(a)) == 4
     for view, part in zip(callout.views, callout.parts):  # each thumbnail camera sees its own part in the middle
         c = np.asarray(view.R_w2c) @ (np.asarray(part.t_m2w) + np.asarray(part.R_m2w) @ looks[part.part_id].centre)
@@ -116,13 +117,13 @@ def test_manual_and_callout_specs(model):
 
 
 def test_specs_are_reproducible_and_plain_spec_json_is_unchanged(model):
-    a, looks, rgb, ws = model
-    one = observation_spec(np.random.default_rng([1, 2]), a, 2, ws, looks, rgb, RENDER, "m", 0)
-    two = observation_spec(np.random.default_rng([1, 2]), a, 2, ws, looks, rgb, RENDER, "m", 0)
+    a, looks, m, ws = model
+    one = observation_spec(np.random.default_rng([1, 2]), a, 2, m)
+    two = observation_spec(np.random.default_rng([1, 2]), a, 2, m)
     assert one.to_json() == two.to_json()
     back = SceneSpec.from_dict(json.loads(one.to_json()))
     assert back.fixed_parts == one.fixed_parts and back.to_json() == one.to_json()
-    manual = manual_spec(a, 1, ws, looks, rgb, RENDER, "m", 0)
+    manual = manual_spec(a, 1, m)
     assert SceneSpec.from_dict(json.loads(manual.to_json())).style == "manual"
     # a plain render spec carries neither new field, so its JSON is what it was before they existed
     cfg = SamplerConfig(part_ids=("3003",), colours=((4, (0.7, 0.0, 0.0)),), views=1, width=32, height=32)

@@ -104,11 +104,7 @@ def push(
         assets = Path(assets_dir or source / ".legodata-annotate")
     if kind in ("mask", "review") and rot_model is None and any(i.pose is None for i in items):
         raise LegodataError(f"a {kind} project checks a pose: push a store, or photos with --rot-model (and a mask)")
-    existing = set()
-    for task in iter_tasks(client, int(proj.id)):
-        key = ((task.data or {}).get("legodata") or {}).get("key")
-        if key:
-            existing.add(key)
+    existing = _existing_keys(client, int(proj.id))
     todo = [i for i in items if i.key not in existing]
     assets = assets.resolve()
     assets.mkdir(parents=True, exist_ok=True)
@@ -121,8 +117,26 @@ def push(
     models = _Models(mask_model, rot_model)
     if mask_model is not None and any(i.colour_code is None for i in todo):
         raise LegodataError("--mask-model asks for a part of a colour: pass --colour CODE (an LDraw colour code)")
-    version = models.version()
-    setup = _Setup(kind, assets, files_root, ldraw_dir, models)
+    _add_tasks(client, int(proj.id), todo, _Setup(kind, assets, files_root, ldraw_dir, models), summary)
+    try:
+        client.projects.update(id=int(proj.id), show_collab_predictions=True, model_version=models.version())
+    except Exception as exc:  # noqa: BLE001
+        raise api_error(exc, "turning on pre-annotations") from None
+    return summary
+
+
+def _existing_keys(client, project_id: int) -> set[str]:
+    """The keys of the project's tasks that push made."""
+    existing = set()
+    for task in iter_tasks(client, project_id):
+        key = ((task.data or {}).get("legodata") or {}).get("key")
+        if key:
+            existing.add(key)
+    return existing
+
+
+def _add_tasks(client, project_id: int, todo: list[TaskInput], setup: _Setup, summary: PushSummary) -> None:
+    """Make the tasks and import them in batches of :data:`BATCH`."""
     payload: list[dict[str, Any]] = []
     for item in todo:
         task = _task(item, setup)
@@ -130,16 +144,11 @@ def push(
             summary.predictions += 1  # a model's (the part choice every task gets pre-selected does not count)
         payload.append(task)
         if len(payload) == BATCH:
-            summary.task_ids += _import(client, int(proj.id), payload)
+            summary.task_ids += _import(client, project_id, payload)
             payload = []
     if payload:
-        summary.task_ids += _import(client, int(proj.id), payload)
+        summary.task_ids += _import(client, project_id, payload)
     summary.added = len(todo)
-    try:
-        client.projects.update(id=int(proj.id), show_collab_predictions=True, model_version=version)
-    except Exception as exc:  # noqa: BLE001
-        raise api_error(exc, "turning on pre-annotations") from None
-    return summary
 
 
 def _import(client, project_id: int, tasks: list[dict]) -> list[int]:

@@ -87,3 +87,31 @@ def test_hidden_instance_is_kept_with_zero_visibility():
     (inst,) = view_instances([part], K, np.eye(3), np.zeros(3), np.zeros((32, 32), np.uint16))
     assert inst.px_count_visib == 0 and inst.bbox_visib == (-1, -1, -1, -1) and inst.visib_fract == 0.0
     assert inst.px_count_all > 0
+
+
+def _reference_raster(tri_uv: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Per pixel centre, per triangle: inside or on an edge (edge functions), degenerate triangles cover nothing."""
+    v, u = np.mgrid[0:height, 0:width].astype(float)
+    out = np.zeros((height, width), bool)
+    for a, b, c in np.asarray(tri_uv, float):
+        area2 = (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+        if abs(area2) <= 1e-12:
+            continue
+        s = np.sign(area2)
+        e = [(q[0] - p[0]) * (v - p[1]) - (q[1] - p[1]) * (u - p[0]) for p, q in ((a, b), (b, c), (c, a))]
+        out |= (s * e[0] >= 0) & (s * e[1] >= 0) & (s * e[2] >= 0)
+    return out
+
+
+def test_rasterizer_equals_a_per_pixel_reference_on_awkward_triangles():
+    """Vertices on thirds and tenths of pixels, on pixel centres, degenerate and off-image triangles."""
+    from legodata.scene.ground_truth import rasterize_triangles
+
+    rng = np.random.default_rng(11)
+    for trial in range(300):
+        denom = (1, 2, 3, 10)[trial % 4]
+        tris = rng.integers(-20, 15 * denom, size=(int(rng.integers(1, 6)), 3, 2)) / denom
+        if trial % 7 == 0:
+            tris[0, 2] = tris[0, 1]  # a degenerate triangle
+        got = rasterize_triangles(tris, 13, 11)
+        np.testing.assert_array_equal(got, _reference_raster(tris, 13, 11), err_msg=f"trial {trial}: {tris.tolist()}")

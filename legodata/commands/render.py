@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
@@ -66,14 +67,20 @@ def render(
         ldraw_hires=ldraw_hires or None,  # not given: the config file decides
     )
     cfg = build_config(file_values, cli_values)
+    run_and_export(lambda: run_render(cfg, progress=not quiet), "scenes", formats)
+
+
+def run_and_export(run: Callable[[], Any], units: str, formats: str | None) -> None:
+    """Run a render job (``run()`` returns its summary) and print what it did; failed ``units`` (listed in
+    OUT/failed/) exit 1, else the store is exported in ``formats``. A bad ``--format`` fails before the run."""
     if formats:
         from legodata.export import parse_formats
 
-        parse_formats(formats)  # a bad --format fails before rendering, not after
-    summary = run_render(cfg, progress=not quiet)
+        parse_formats(formats)
+    summary = run()
     typer.echo(summary.describe())
     if summary.failures:
-        typer.echo(f"failed scenes are listed with their reasons in {summary.out}/failed/; re-run to retry them")
+        typer.echo(f"failed {units} are listed with their reasons in {summary.out}/failed/; re-run to retry them")
         raise typer.Exit(1)
     if formats:
         export_and_report(str(summary.out), str(summary.out), formats)

@@ -12,7 +12,7 @@ import typer
 from legodata.commands import options
 from legodata.commands.app import app
 from legodata.commands.options import Quiet, Verbose, device_option, out_option, seed_option
-from legodata.commands.render import export_and_report
+from legodata.commands.render import run_and_export
 from legodata.errors import LegodataError
 
 
@@ -77,17 +77,7 @@ def render_steps(
         device=device,
         shard=shard,
     )
-    if formats:
-        from legodata.export import parse_formats
-
-        parse_formats(formats)
-    summary = run_steps(cfg, progress=not quiet)
-    typer.echo(summary.describe())
-    if summary.failures:
-        typer.echo(f"failed models are listed with their reasons in {summary.out}/failed/; re-run to retry them")
-        raise typer.Exit(1)
-    if formats:
-        export_and_report(str(summary.out), str(summary.out), formats)
+    run_and_export(lambda: run_steps(cfg, progress=not quiet), "models", formats)
 
 
 @app.command("score-steps")

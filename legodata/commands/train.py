@@ -5,7 +5,8 @@ Their defaults are read from :class:`legodata.train.config.TrainConfig` (per tas
 
 from __future__ import annotations
 
-from typing import Annotated
+import inspect
+from typing import Annotated, Any
 
 import typer
 
@@ -32,15 +33,12 @@ def _train_command(task: str, dataset: str, out: str, **settings) -> None:
         typer.echo(f"{out}: best.pt, last.pt, config.json, metrics.json, curves.png")
 
 
-# The defaults of each command: what TrainConfig holds for that task when given no settings.
-_MASK = TrainConfig(task="mask", dataset="", out="")
-_ROT = TrainConfig(task="rot", dataset="", out="")
-
 _Epochs = Annotated[int, typer.Option(help="Training epochs (total, also with --resume).")]
 _Batch = Annotated[int, typer.Option("--batch-size", help="Samples per batch (per process under torchrun).")]
 _Lr = Annotated[float, typer.Option(help="Peak learning rate (AdamW, warm-up then cosine).")]
 _Seed = Annotated[int, seed_option("Random seed: same seed, same run on CPU.")]
 _Device = Annotated[str, device_option("auto (CUDA + mixed precision if present) | cpu | cuda.")]
+_Augment = Annotated[bool, typer.Option(help="Random in-plane rotation with the matching label.")]
 _Resume = Annotated[bool, typer.Option("--resume", help="Continue the run in --out from last.pt.")]
 _Weights = Annotated[str | None, typer.Option(help="Initial weights: a checkpoint or state dict of this model.")]
 _Limit = Annotated[int | None, typer.Option(help="Use at most this many dataset rows per split.")]
@@ -50,61 +48,42 @@ _Out = Annotated[str, out_option("RUN_DIR for checkpoints and metrics.")]
 _Dataset = Annotated[str, typer.Argument(help="Published dataset folder or Hugging Face Hub id.")]
 
 
-@app.command("train-mask")
-def train_mask_command(
-    dataset: _Dataset,
-    out: _Out,
-    epochs: _Epochs = _MASK.epochs,
-    batch_size: _Batch = _MASK.batch_size,
-    image_size: Annotated[
-        int, typer.Option(help="Scenes are resized to this square size (multiple of 16).")
-    ] = _MASK.image_size,
-    lr: _Lr = _MASK.lr,
-    seed: _Seed = _MASK.seed,
-    device: _Device = _MASK.device,
-    resume: _Resume = _MASK.resume,
-    weights: _Weights = _MASK.weights,
-    limit: _Limit = _MASK.limit,
-    max_minutes: _Minutes = _MASK.max_minutes,
-    workers: _Workers = _MASK.workers,
-    quiet: Quiet = _MASK.quiet,
-    verbose: Verbose = False,
-) -> None:
-    """Train the masking model: image + query (part id, colour) -> mask of that part (config 'scenes')."""
-    options.setup(quiet, verbose)
-    _train_command(
-        "mask", dataset, out, epochs=epochs, batch_size=batch_size, image_size=image_size, lr=lr, seed=seed,
-        device=device, resume=resume, weights=weights, limit=limit, max_minutes=max_minutes, workers=workers,
-        quiet=quiet,
-    )  # fmt: skip
+def _add_train_command(task: str, doc: str, image_size_help: str, augment: bool) -> None:
+    """Add ``train-<task>``: DATASET, --out and the TrainConfig fields below as flags (``--augment`` only where the
+    task augments), each defaulting to what TrainConfig holds for ``task`` when given no settings."""
+    defaults = TrainConfig(task=task, dataset="", out="")
+    flags = [
+        ("epochs", _Epochs), ("batch_size", _Batch), ("image_size", Annotated[int, typer.Option(help=image_size_help)]),
+        ("lr", _Lr), ("seed", _Seed), ("device", _Device), *([("augment", _Augment)] if augment else []),
+        ("resume", _Resume), ("weights", _Weights), ("limit", _Limit), ("max_minutes", _Minutes),
+        ("workers", _Workers), ("quiet", Quiet),
+    ]  # fmt: skip
+    arg = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    params = [inspect.Parameter("dataset", arg, annotation=_Dataset), inspect.Parameter("out", arg, annotation=_Out)]
+    params += [inspect.Parameter(n, arg, annotation=t, default=getattr(defaults, n)) for n, t in flags]
+    params.append(inspect.Parameter("verbose", arg, annotation=Verbose, default=False))
+
+    def command(dataset: str, out: str, verbose: bool, **settings: Any) -> None:
+        options.setup(settings["quiet"], verbose)
+        _train_command(task, dataset, out, **settings)
+
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]  # what typer reads
+    command.__doc__ = doc
+    app.command(f"train-{task}")(command)
 
 
-@app.command("train-rot")
-def train_rot_command(
-    dataset: _Dataset,
-    out: _Out,
-    epochs: _Epochs = _ROT.epochs,
-    batch_size: _Batch = _ROT.batch_size,
-    image_size: Annotated[int, typer.Option(help="Part crops are resized to this square size.")] = _ROT.image_size,
-    lr: _Lr = _ROT.lr,
-    seed: _Seed = _ROT.seed,
-    device: _Device = _ROT.device,
-    augment: Annotated[bool, typer.Option(help="Random in-plane rotation with the matching label.")] = _ROT.augment,
-    resume: _Resume = _ROT.resume,
-    weights: _Weights = _ROT.weights,
-    limit: _Limit = _ROT.limit,
-    max_minutes: _Minutes = _ROT.max_minutes,
-    workers: _Workers = _ROT.workers,
-    quiet: Quiet = _ROT.quiet,
-    verbose: Verbose = False,
-) -> None:
-    """Train the rotation model: masked part crop + part id -> R_m2c, symmetry-aware (config 'parts')."""
-    options.setup(quiet, verbose)
-    _train_command(
-        "rot", dataset, out, epochs=epochs, batch_size=batch_size, image_size=image_size, lr=lr, seed=seed,
-        device=device, augment=augment, resume=resume, weights=weights, limit=limit, max_minutes=max_minutes,
-        workers=workers, quiet=quiet,
-    )  # fmt: skip
+_add_train_command(
+    "mask",
+    "Train the masking model: image + query (part id, colour) -> mask of that part (config 'scenes').",
+    "Scenes are resized to this square size (multiple of 16).",
+    augment=False,
+)
+_add_train_command(
+    "rot",
+    "Train the rotation model: masked part crop + part id -> R_m2c, symmetry-aware (config 'parts').",
+    "Part crops are resized to this square size.",
+    augment=True,
+)
 
 
 @app.command("evaluate")
@@ -113,7 +92,7 @@ def evaluate_command(
     dataset: _Dataset,
     split: Annotated[str, typer.Option(help="train | validation | test.")] = "test",
     checkpoint: Annotated[str, typer.Option(help="best | last.")] = "best",
-    device: _Device = _MASK.device,
+    device: _Device = TrainConfig.device,
     limit: _Limit = None,
     quiet: Quiet = False,
     verbose: Verbose = False,

@@ -9,8 +9,6 @@ mask says which part covers which pixel of the page. Step numbers and the parts 
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import tempfile
 import time
@@ -18,10 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import bpy
-import cv2
 from legodata_render import passes, scene_builder, settings
 
-from legodata.core.protocol import WORKER_RESULT
 from legodata.core.spec import SceneSpec
 
 OUTLINE_RGB = (0.06, 0.06, 0.06)
@@ -69,6 +65,15 @@ def _restore(saved: dict[str, Any]) -> None:
         scene.world.color = saved["world_color"]
 
 
+def _workbench_beauty(spec: SceneSpec, rgb_dir: Path, n_frames: int) -> list[Path]:
+    """The beauty pass in the manual look (Workbench), the scene's own settings restored after."""
+    saved = _workbench(spec)
+    try:
+        return passes.render_beauty(rgb_dir, n_frames)
+    finally:
+        _restore(saved)
+
+
 def render_manual(bproc, spec: SceneSpec, root: Path, out_dir: Path, scratch: str | None) -> dict[str, Any]:
     """Render every view of the manual-style ``spec`` into ``out_dir`` (rgb/, mask/, depth/, worker.json)."""
     timing = {"build": 0.0, "render_rgb": 0.0, "render_data": 0.0, "write": 0.0}
@@ -79,32 +84,12 @@ def render_manual(bproc, spec: SceneSpec, root: Path, out_dir: Path, scratch: st
     for part in spec.parts:
         scene_builder.build_part(root, part, built, own_mesh=False)
     tmp = Path(tempfile.mkdtemp(prefix="manual-", dir=scratch))
-    saved = None
     try:
         applied = settings.apply_render_settings(bproc, spec.render)  # threads and device for the data pass
         timing["build"] = time.perf_counter() - t0
         for views in passes.group_views(spec.views):
             passes.set_cameras(bproc, views)
-            t0 = time.perf_counter()
-            saved = _workbench(spec)
-            try:
-                rgb_files = passes.render_beauty(out_dir / "rgb", len(views))
-            finally:
-                _restore(saved)
-            t1 = time.perf_counter()
-            data_files = passes.render_data(tmp, len(views))
-            t2 = time.perf_counter()
-            timing["render_rgb"] += t1 - t0
-            timing["render_data"] += t2 - t1
-            for view, rgb, data in zip(views, rgb_files, data_files):
-                name = f"{view.view_id:04d}.png"
-                passes.write_png(out_dir / "rgb" / name, cv2.imread(str(rgb), cv2.IMREAD_COLOR))
-                rgb.unlink()
-                mask, depth = passes.decode_data_exr(data)
-                passes.write_png(out_dir / "mask" / name, mask)
-                passes.write_png(out_dir / "depth" / name, depth)
-                data.unlink()
-            timing["write"] += time.perf_counter() - t2
+            passes.render_views(out_dir, tmp, views, timing, beauty=lambda d, n: _workbench_beauty(spec, d, n))
         poses = scene_builder.part_poses(built)
         result = {
             "scene_id": spec.scene_id,
@@ -114,10 +99,7 @@ def render_manual(bproc, spec: SceneSpec, root: Path, out_dir: Path, scratch: st
             "blender_version": bpy.app.version_string,
             "render": {**applied, "engine": "BLENDER_WORKBENCH", "aa": WORKBENCH_AA},
         }
-        tmp_json = out_dir / f"{WORKER_RESULT}.tmp"
-        tmp_json.write_text(json.dumps(result, indent=1))
-        os.replace(tmp_json, out_dir / WORKER_RESULT)
-        return result
+        return passes.write_result(out_dir, result)
     finally:
         scene_builder.remove_scene(built)
         shutil.rmtree(tmp, ignore_errors=True)

@@ -9,13 +9,19 @@
 
 from __future__ import annotations
 
+import json
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import bpy
 import cv2
 import numpy as np
 
+from legodata.core.atomic import atomic_write_text
+from legodata.core.protocol import WORKER_RESULT
 from legodata.core.spec import CameraView
 from legodata.core.units import DEPTH_SCALE_M
 
@@ -168,6 +174,47 @@ def decode_data_exr(path: Path) -> tuple[np.ndarray, np.ndarray]:
     valid = np.isfinite(depth) & (depth > 0) & (units <= 65535)
     depth16 = np.where(valid, units, 0).astype(np.uint16)
     return mask.astype(np.uint16), depth16
+
+
+def render_views(
+    out_dir: Path,
+    tmp_dir: Path,
+    views: list[CameraView],
+    timing: dict[str, float],
+    beauty: Callable[[Path, int], list[Path]] = render_beauty,
+) -> None:
+    """One batch of views (the cameras set): the beauty pass (``beauty``, by default :func:`render_beauty`), the
+    data pass into ``tmp_dir``, then the outputs (:func:`write_views`); the seconds of each go to ``timing``'s
+    ``render_rgb``, ``render_data`` and ``write``."""
+    t0 = time.perf_counter()
+    rgb_files = beauty(out_dir / "rgb", len(views))
+    t1 = time.perf_counter()
+    data_files = render_data(tmp_dir, len(views))
+    t2 = time.perf_counter()
+    timing["render_rgb"] += t1 - t0
+    timing["render_data"] += t2 - t1
+    write_views(out_dir, views, rgb_files, data_files)
+    timing["write"] += time.perf_counter() - t2
+
+
+def write_views(out_dir: Path, views: list[CameraView], rgb_files: list[Path], data_files: list[Path]) -> None:
+    """Each view's outputs as ``<view id>.png``: the beauty render in ``rgb/``, the instance mask in ``mask/`` and
+    the depth in ``depth/`` (from the data pass); the passes' own files are removed."""
+    for view, rgb, data in zip(views, rgb_files, data_files):
+        name = f"{view.view_id:04d}.png"
+        # Re-encode: Blender's PNGs carry a duplicate eXIf chunk that makes libpng warn on every read.
+        write_png(out_dir / "rgb" / name, cv2.imread(str(rgb), cv2.IMREAD_COLOR))
+        rgb.unlink()
+        mask, depth = decode_data_exr(data)
+        write_png(out_dir / "mask" / name, mask)
+        write_png(out_dir / "depth" / name, depth)
+        data.unlink()
+
+
+def write_result(out_dir: Path, result: dict[str, Any]) -> dict[str, Any]:
+    """Write ``result`` as the scene's ``WORKER_RESULT`` JSON in one rename; returns it."""
+    atomic_write_text(out_dir / WORKER_RESULT, json.dumps(result, indent=1))
+    return result
 
 
 def write_png(path: Path, image: np.ndarray) -> None:

@@ -8,7 +8,6 @@ stream. EOF on stdin ends the worker.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -18,9 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-import cv2
-
-from legodata.core.protocol import WORKER_RESULT, RenderAnswer, RenderRequest
+from legodata.core.protocol import RenderAnswer, RenderRequest
 from legodata.core.spec import SceneSpec, load_spec
 
 PHYSICS = {
@@ -106,24 +103,8 @@ def render_scene(spec: SceneSpec | str | Path, root: str | Path, out_dir: str | 
             timing["physics"] = time.perf_counter() - t0
         poses = scene_builder.part_poses(built)
         for views in passes.group_views(spec.views):
-            t0 = time.perf_counter()
             passes.set_cameras(bproc, views)
-            rgb_files = passes.render_beauty(out_dir / "rgb", len(views))
-            t1 = time.perf_counter()
-            data_files = passes.render_data(tmp, len(views))
-            t2 = time.perf_counter()
-            timing["render_rgb"] += t1 - t0
-            timing["render_data"] += t2 - t1
-            for view, rgb, data in zip(views, rgb_files, data_files):
-                name = f"{view.view_id:04d}.png"
-                # Re-encode: Blender's PNGs carry a duplicate eXIf chunk that makes libpng warn on every read.
-                passes.write_png(out_dir / "rgb" / name, cv2.imread(str(rgb), cv2.IMREAD_COLOR))
-                rgb.unlink()
-                mask, depth = passes.decode_data_exr(data)
-                passes.write_png(out_dir / "mask" / name, mask)
-                passes.write_png(out_dir / "depth" / name, depth)
-                data.unlink()
-            timing["write"] += time.perf_counter() - t2
+            passes.render_views(out_dir, tmp, views, timing)
         timing["render"] = timing["render_rgb"] + timing["render_data"]
         result = {
             "scene_id": spec.scene_id,
@@ -132,10 +113,7 @@ def render_scene(spec: SceneSpec | str | Path, root: str | Path, out_dir: str | 
             "blender_version": bpy.app.version_string,
             "render": applied,
         }
-        tmp_json = out_dir / f"{WORKER_RESULT}.tmp"
-        tmp_json.write_text(json.dumps(result, indent=1))
-        os.replace(tmp_json, out_dir / WORKER_RESULT)
-        return result
+        return passes.write_result(out_dir, result)
     finally:
         scene_builder.remove_scene(built)
         shutil.rmtree(tmp, ignore_errors=True)

@@ -25,7 +25,7 @@ from legodata.runlog.episode import EpisodeLog, Problem
 from legodata.runlog.events import Header, Pose
 from legodata.runlog.labels import ObservationLabels, TrackLabels, derive, quat
 from legodata.runlog.reader import LogReader
-from legodata.scene.ground_truth import bbox_of, silhouette
+from legodata.scene.ground_truth import instance_of, silhouette
 
 SOURCE = "robot_log"
 
@@ -170,28 +170,11 @@ def _instances(ol: ObservationLabels, root: Path, catalogue: Catalogue) -> tuple
         if mesh is None:
             continue
         full = silhouette(mesh, K, lab.R_m2c, lab.t_m2c, cam.width, cam.height)
-        visible = mask == lab.instance_id
-        px_all, px_visib = int(full.sum()), int(visible.sum())
+        colour = int(lab.colour_code or 0)
         out.append(
-            Instance(
-                instance_id=lab.instance_id,
-                part_id=lab.part_id,
-                colour_code=int(lab.colour_code or 0),
-                R_m2c=_mat(lab.R_m2c),
-                t_m2c=tuple(float(x) for x in lab.t_m2c),  # type: ignore[arg-type]
-                quat_m2c_wxyz=tuple(quat(lab.R_m2c)),  # type: ignore[arg-type]
-                bbox_obj=bbox_of(full),
-                bbox_visib=bbox_of(visible),
-                px_count_all=px_all,
-                px_count_visib=px_visib,
-                visib_fract=float(min(1.0, px_visib / px_all)) if px_all else 0.0,
-            )
+            instance_of(lab.instance_id, lab.part_id, colour, lab.R_m2c, lab.t_m2c, full, mask == lab.instance_id)
         )
     return tuple(out)
-
-
-def _mat(m) -> Any:
-    return tuple(tuple(float(x) for x in row) for row in np.asarray(m))
 
 
 def _lists(m) -> list:

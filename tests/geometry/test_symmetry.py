@@ -5,9 +5,9 @@ import pytest
 
 from legodata.core.mesh import Mesh
 from legodata.core.rotations import axis_angle_to_matrix, random_rotations
+from legodata.geometry.surface import closest_points_on_triangles
 from legodata.geometry.symmetry import (
     SymmetryGroup,
-    closest_points_on_triangles,
     default_tolerance,
     find_symmetry_group,
     is_symmetry,

@@ -16,11 +16,10 @@ import pytest
 from legodata.core.mesh import Mesh, merge_meshes
 from legodata.core.rotations import axis_angle_to_matrix
 from legodata.core.units import LDU_M
+from legodata.geometry.surface import closest_points_on_triangles, surface_moments
 from legodata.geometry.symmetry import (
-    closest_points_on_triangles,
     default_tolerance,
     find_symmetry_group,
-    surface_moments,
     symmetry_search,
 )
 from legodata.ldraw.library import LDrawLibrary

@@ -60,6 +60,8 @@ def parts_features(part_names: list[str]):
             "R_m2c": _mat3(Value, List),
             "t_m2c": List(Value("float64"), length=3),
             "symmetry_rotations": List(_mat3(Value, List)),
+            "quat_target_m2c_wxyz": List(Value("float64"), length=4),  # None: no target (rendered scenes)
+            "rotation_to_target_wxyz": List(Value("float64"), length=4),  # camera frame; None: no target
             "crop_x": Value("int32"),
             "crop_y": Value("int32"),
             "crop_size": Value("int32"),

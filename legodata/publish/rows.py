@@ -11,6 +11,7 @@ import numpy as np
 from legodata.core.records import Record
 from legodata.geometry import crops
 from legodata.publish.stores import SourceRecord
+from legodata.publish.targets import instance_targets
 from legodata.publish.validate import Loaded, RecordError
 
 
@@ -99,7 +100,9 @@ def part_rows(
 ) -> list[dict[str, Any]]:
     """The ``parts`` rows of ``rec``; ``symmetry`` maps part id -> list of 3x3 rotations (the part's group)."""
     rows = []
+    targets = instance_targets(rec)
     for inst in visible_instances(rec, opts.min_px):
+        target_quat, to_target = targets.get(inst.instance_id, (None, None))
         box = crops.crop_box(inst.bbox_visib, opts.margin)
         image = crops.crop_image(loaded.image_bgr, box, opts.size)
         mask = crops.crop_mask(loaded.mask, inst.instance_id, box, opts.size)
@@ -113,6 +116,8 @@ def part_rows(
                 "R_m2c": _lists(inst.R_m2c),
                 "t_m2c": list(inst.t_m2c),
                 "symmetry_rotations": symmetry[inst.part_id],
+                "quat_target_m2c_wxyz": target_quat,
+                "rotation_to_target_wxyz": to_target,
                 "crop_x": box[0],
                 "crop_y": box[1],
                 "crop_size": box[2],

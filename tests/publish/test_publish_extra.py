@@ -88,3 +88,36 @@ def test_robot_log_records_without_a_mask_are_in_runs_only(tmp_path, caplog):
     assert f"{len(recs)} records have no instance mask" in caplog.text
     runs = datasets.load_dataset(str(tmp_path / "hf"), "runs", split="train")
     assert sum(row["mask"] is None for row in runs) == len(recs)
+
+
+def test_parts_rows_carry_the_target_of_runs_and_steps_and_none_for_renders(tmp_path):
+    log = simulate(tmp_path / "log", episodes=2)
+    run_import(log, tmp_path / "runs")
+    assembly_store(tmp_path / "steps")
+    publish([tmp_path / "runs", tmp_path / "steps"], tmp_path / "hf", split=(1.0, 0.0, 0.0))
+    parts = datasets.load_dataset(str(tmp_path / "hf"), "parts", split="train")
+    runs = {r.record_id: r for r in Store(tmp_path / "runs").iter_records()}
+    steps = {r.record_id: r for r in Store(tmp_path / "steps").iter_records()}
+    checked = {"robot_log": 0, "assembly": 0}
+    for row in parts:
+        record_id = row["record_id"].split("/", 1)[1]  # two stores: ids are prefixed with the store label
+        if row["source"] == "robot_log":
+            meta = runs[record_id].meta
+            tracks = meta.get("tracks") or [meta]
+            track = next(t for t in tracks if t.get("instance_id") == row["instance_id"])
+            if track.get("rotation_to_target_wxyz") is None:
+                assert row["rotation_to_target_wxyz"] is None
+                continue
+            np.testing.assert_allclose(row["rotation_to_target_wxyz"], track["rotation_to_target_wxyz"])
+            np.testing.assert_allclose(row["quat_target_m2c_wxyz"], track["quat_target_m2c_wxyz"])
+        else:
+            block = steps[record_id].meta["assembly"]  # the parts placed in this step have targets, the base none
+            placed = {p["instance_id"]: p for p in block["parts"]}
+            if row["instance_id"] not in placed:
+                assert row["rotation_to_target_wxyz"] is None and row["quat_target_m2c_wxyz"] is None
+                continue
+            p = placed[row["instance_id"]]
+            np.testing.assert_allclose(row["rotation_to_target_wxyz"], p["rotation_action_wxyz"])
+            np.testing.assert_allclose(row["quat_target_m2c_wxyz"], p["quat_target_m2c_wxyz"])
+        checked[row["source"]] += 1
+    assert checked["robot_log"] > 0 and checked["assembly"] > 0

@@ -16,7 +16,7 @@ import numpy as np
 
 from legodata.core.mesh import Mesh
 from legodata.core.rotations import symmetric_geodesic_angle
-from legodata.scene.ground_truth import rasterize_triangles as union_of_triangles  # the name pull's callers know
+from legodata.scene.ground_truth import rasterize_triangles
 
 LOW_IOU = 0.5  # projected-mesh IoU below this is flagged
 DISAGREE_DEG = 10.0  # two annotators further apart than this are flagged
@@ -36,7 +36,7 @@ def projected_silhouette(mesh: Mesh, K, R, t, width: int, height: int, dist=None
     cam = mesh.vertices @ np.asarray(R, float).T + np.asarray(t, float)
     faces = mesh.faces[(cam[mesh.faces][:, :, 2] > 1e-6).all(axis=1)]
     uv = project_points(mesh.vertices, K, R, t, dist)
-    return union_of_triangles(uv[faces], width, height)
+    return rasterize_triangles(uv[faces], width, height)
 
 
 def projected_iou(mesh: Mesh, K, R, t, mask: np.ndarray, dist=None) -> float:

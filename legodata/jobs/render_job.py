@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from legodata.config import RenderConfig
+from legodata.core.atomic import atomic_write_text
 from legodata.core.mesh import Mesh, write_ply
 from legodata.core.spec import SceneSpec, load_spec
 from legodata.errors import LegodataError
@@ -23,7 +24,6 @@ from legodata.parts.catalogue import UnknownPartError, get_part, parse_part_list
 from legodata.parts.colours import UnknownColourError, parse_colour_list
 from legodata.scene.sampler import PartGeometry, SamplerConfig, sample_scene, scene_rng
 from legodata.sources.render import scene_records
-from legodata.store.atomic import atomic_write_text
 from legodata.store.store import Store
 
 logger = logging.getLogger(__name__)

@@ -34,6 +34,7 @@ from legodata.assembly.specs import (
 )
 from legodata.assembly.steps import Assembly, load_assembly
 from legodata.config import PRESETS, parse_shard
+from legodata.core.atomic import atomic_write_text
 from legodata.core.spec import RenderSettings
 from legodata.core.units import DEPTH_SCALE_M
 from legodata.errors import LegodataError
@@ -41,7 +42,6 @@ from legodata.jobs.steps_parts import Catalogue, prepare_store, resolve_catalogu
 from legodata.jobs.tally import Tally
 from legodata.jobs.worker_client import WorkerClient, WorkerCrashed
 from legodata.sources.assembly import ModelContext, model_records, obs_dir, page_paths
-from legodata.store.atomic import atomic_write_text
 from legodata.store.store import Store
 
 logger = logging.getLogger(__name__)

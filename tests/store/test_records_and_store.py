@@ -2,9 +2,9 @@ import json
 
 import pytest
 
+from legodata.core.atomic import atomic_write_text, create_exclusive_text
 from legodata.core.records import Instance, Record, safe_relative_path
 from legodata.errors import LegodataError
-from legodata.store.atomic import atomic_write_text, create_exclusive_text
 from legodata.store.store import Store
 
 

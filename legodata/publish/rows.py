@@ -10,6 +10,7 @@ import numpy as np
 
 from legodata.core.records import Record
 from legodata.geometry import crops
+from legodata.publish.embed import embedded_png
 from legodata.publish.stores import SourceRecord
 from legodata.publish.targets import instance_targets
 from legodata.publish.validate import Loaded, RecordError
@@ -20,13 +21,6 @@ class CropOptions:
     size: int = 128  # output side in pixels
     margin: float = 0.1  # padding on each side, as a fraction of the bbox's longer side
     min_px: int = 50  # instances with fewer visible pixels get no parts row
-
-
-def _png(array: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".png", array)
-    if not ok:  # pragma: no cover - cv2 encodes any uint8 array
-        raise RuntimeError("PNG encoding failed")
-    return buf.tobytes()
 
 
 def _lists(m) -> list:
@@ -108,8 +102,8 @@ def part_rows(
         mask = crops.crop_mask(loaded.mask, inst.instance_id, box, opts.size)
         rows.append(
             {
-                "image": {"bytes": _png(image), "path": None},  # BGR array -> PNG stores RGB
-                "mask": {"bytes": _png(mask), "path": None},
+                "image": embedded_png(image),  # BGR array -> PNG stores RGB
+                "mask": embedded_png(mask),
                 "part_id": labels[inst.part_id],
                 "colour_code": inst.colour_code,
                 "quat_m2c_wxyz": list(inst.quat_m2c_wxyz),

@@ -10,19 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from legodata.core.records import Record
-from legodata.errors import LegodataError, require
+from legodata.errors import require
+from legodata.publish.embed import embedded_file
 
 SOURCE = "robot_log"
 IMAGE_COLUMNS = ("image", "mask")
-
-
-def _bytes(root: Path, rel: str | None, what: str, rec: Record) -> dict[str, Any] | None:
-    if rel is None:
-        return None
-    try:
-        return {"bytes": (root / rel).read_bytes(), "path": None}
-    except OSError:
-        raise LegodataError(f"record {rec.record_id}: {what} {rel} cannot be read") from None
 
 
 # The row's values from the record's meta, in column order: (key, type); type None keeps the value (number lists).
@@ -58,8 +50,8 @@ def runs_rows(rec: Record, store_root: str | Path, images: bool = True) -> list[
     }
     if images:
         root = Path(store_root)
-        row["image"] = _bytes(root, rec.image_path, "image", rec)
-        row["mask"] = _bytes(root, rec.mask_path, "mask", rec)
+        row["image"] = embedded_file(root, rec.image_path, "image", rec)
+        row["mask"] = embedded_file(root, rec.mask_path, "mask", rec)
     return [row]
 
 

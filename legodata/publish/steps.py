@@ -22,6 +22,7 @@ import numpy as np
 from legodata.assembly.answers import answer_from_block, answer_text, prompt
 from legodata.core.records import Record
 from legodata.errors import LegodataError, require
+from legodata.publish.embed import embedded_file, embedded_png
 
 DIRECTIONS = ("assembly", "disassembly")
 
@@ -30,20 +31,6 @@ def sample_id(rec: Record, direction: str) -> str:
     """The id that joins a ``steps`` row, its ``sft`` row and a prediction: ``<model>/<direction>/<step>/v<view>``."""
     block = rec.meta[direction]
     return f"{rec.group_id}/{direction}/{int(block['step']):03d}/v{int(rec.meta.get('view_id', 0)):02d}"
-
-
-def _png(array: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".png", array)
-    if not ok:  # pragma: no cover
-        raise RuntimeError("PNG encoding failed")
-    return buf.tobytes()
-
-
-def _read_bytes(root: Path, rel: str, what: str, rec: Record) -> bytes:
-    try:
-        return (root / rel).read_bytes()
-    except OSError:
-        raise LegodataError(f"record {rec.record_id}: {what} {rel} cannot be read") from None
 
 
 def _relevant(mask: np.ndarray, ids: list[int]) -> np.ndarray:
@@ -121,11 +108,11 @@ def steps_rows(rec: Record, store_root: str | Path, symmetry: dict[str, list], i
             page_mask = cv2.imread(str(root / block["manual_mask"]), cv2.IMREAD_UNCHANGED)
             if obs_mask is None or page_mask is None:
                 raise LegodataError(f"record {rec.record_id}: cannot read its observation or manual mask")
-            row["manual_image"] = {"bytes": _read_bytes(root, block["manual_image"], "manual page", rec), "path": None}
-            row["observation"] = {"bytes": _read_bytes(root, rec.image_path, "image", rec), "path": None}
-            row["observation_mask"] = {"bytes": _read_bytes(root, rec.mask_path, "mask", rec), "path": None}
-            row["relevant_mask"] = {"bytes": _png(_relevant(obs_mask, ids)), "path": None}
-            row["manual_relevant_mask"] = {"bytes": _png(_relevant(page_mask, ids)), "path": None}
+            row["manual_image"] = embedded_file(root, block["manual_image"], "manual page", rec)
+            row["observation"] = embedded_file(root, rec.image_path, "image", rec)
+            row["observation_mask"] = embedded_file(root, rec.mask_path, "mask", rec)
+            row["relevant_mask"] = embedded_png(_relevant(obs_mask, ids))
+            row["manual_relevant_mask"] = embedded_png(_relevant(page_mask, ids))
         rows.append(row)
     return rows
 

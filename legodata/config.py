@@ -20,6 +20,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "blenderproc-defaults": {"samples": 0, "denoiser": True, "max_bounces": 0, "adaptive_threshold": 0.0},
 }
 DEVICES = ("auto", "cpu", "gpu")
+DOMAINS = ("clean", "randomised", "shift")  # clean: plain table and lights; shift: randomisations held out of training
+EXECUTORS = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,10 @@ class RenderConfig:
     max_scenes_per_worker: int = 100
     ldraw_dir: str | None = None  # LDraw library: its geometry and LDConfig.ldr colours win over the built-ins
     ldraw_hires: bool = False  # resolve LDraw primitives in p/48/ (48-segment circles) before p/
+    domain: str = "clean"  # clean | randomised | shift (see DOMAINS)
+    backgrounds: str | None = None  # folder of images used as table and backdrop textures (randomised/shift)
+    executor: str = "local"  # local worker processes, or Ray tasks (see legodata.jobs)
+    address: str | None = None  # Ray cluster: "auto", HOST:PORT, or None for a local Ray
 
     # Fields that change the data. An output directory keeps them in its manifest; a re-run must match.
     DATA_FIELDS = (
@@ -56,14 +62,18 @@ class RenderConfig:
         "preset",
         "ldraw_dir",
         "ldraw_hires",
+        "domain",
+        "backgrounds",
     )
 
     def data_settings(self) -> dict[str, Any]:
         """The settings that determine the data (stored in the manifest, compared on resume)."""
         d = asdict(self)
         settings = {k: (list(d[k]) if isinstance(d[k], tuple) else d[k]) for k in self.DATA_FIELDS}
-        if not settings["ldraw_hires"]:
-            del settings["ldraw_hires"]  # stores made before the flag existed resume unchanged
+        # Settings at their old defaults are left out, so stores made before the flag existed resume unchanged.
+        for key, default in (("ldraw_hires", False), ("domain", "clean"), ("backgrounds", None)):
+            if settings[key] == default:
+                del settings[key]
         return settings
 
     def shard_index(self) -> tuple[int, int]:
@@ -102,6 +112,14 @@ class RenderConfig:
             raise bad("workers", self.workers, "must be at least 1")
         if self.max_scenes_per_worker < 1:
             raise bad("max_scenes_per_worker", self.max_scenes_per_worker, "must be at least 1")
+        if self.domain not in DOMAINS:
+            raise bad("domain", self.domain, f"use one of {', '.join(DOMAINS)}")
+        if self.backgrounds is not None and self.domain == "clean":
+            raise bad("backgrounds", self.backgrounds, "needs --domain randomised or shift (clean has a plain table)")
+        if self.executor not in EXECUTORS:
+            raise bad("executor", self.executor, f"use one of {', '.join(EXECUTORS)}")
+        if self.address is not None and self.executor != "ray":
+            raise bad("address", self.address, "is a Ray cluster address: use it with --executor ray")
         if self.ldraw_dir is not None and not Path(self.ldraw_dir).expanduser().is_dir():
             raise bad("ldraw_dir", self.ldraw_dir, "is not a directory (the LDraw library holding parts/ and p/)")
         parse_shard(self.shard)

@@ -40,6 +40,10 @@ def test_broken_yaml_names_the_file_and_line(tmp_path):
         ("device", "tpu", "use one of auto, cpu, gpu"),
         ("parts_per_scene", (5, 2), "--parts-per-scene"),
         ("shard", "4/4", "--shard '4/4'"),
+        ("domain", "dirty", "use one of clean, randomised, shift"),
+        ("backgrounds", "bg", "needs --domain randomised"),
+        ("executor", "slurm", "use one of local, ray"),
+        ("address", "auto", "use it with --executor ray"),
     ],
 )
 def test_bad_values_get_one_line_errors(field, value, needle):
@@ -58,6 +62,13 @@ def test_data_settings_exclude_job_control():
     a = RenderConfig(out="x", workers=1, shard="0/2").data_settings()
     b = RenderConfig(out="y", workers=4, shard="1/2").data_settings()
     assert a == b and "workers" not in a and "shard" not in a
+    c = RenderConfig(out="z", executor="ray", address="auto").data_settings()
+    assert c == a  # where scenes are rendered does not change the data
+
+
+def test_new_data_settings_stay_out_of_old_manifests_at_their_defaults():
+    assert not {"domain", "backgrounds", "ldraw_hires"} & set(RenderConfig(out="x").data_settings())
+    assert RenderConfig(out="x", domain="randomised").data_settings()["domain"] == "randomised"
 
 
 # --- training and publishing settings ----------------------------------------------------------------------------

@@ -35,6 +35,19 @@ def render(
     ldraw_hires: Annotated[
         bool, typer.Option("--ldraw-hires", help="Use the library's 48-segment primitives (p/48/) first.")
     ] = False,
+    domain: Annotated[
+        str | None,
+        typer.Option(help="clean (plain table) | randomised (textures, prints, distractors, camera effects) | shift."),
+    ] = None,
+    backgrounds: Annotated[
+        str | None, typer.Option(help="Folder of images for table and backdrop textures (with --domain randomised).")
+    ] = None,
+    executor: Annotated[
+        str | None, typer.Option(help="local (worker processes here) | ray (Ray tasks; scenes go to --out).")
+    ] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster to join: auto | HOST:PORT (default: start a local Ray).")
+    ] = None,
     config: Annotated[str | None, typer.Option("--config", "-c", help="YAML or TOML file of settings.")] = None,
     formats: Annotated[
         str | None, typer.Option("--format", help="Also export after rendering: bop,coco (into OUT/bop, OUT/coco).")
@@ -65,6 +78,10 @@ def render(
         # precedence: --ldraw-dir, then the config file, then env LDRAWDIR (the LDraw convention)
         ldraw_dir=ldraw_dir or (None if "ldraw_dir" in file_values else os.environ.get("LDRAWDIR") or None),
         ldraw_hires=ldraw_hires or None,  # not given: the config file decides
+        domain=domain,
+        backgrounds=backgrounds,
+        executor=executor,
+        address=address,
     )
     cfg = build_config(file_values, cli_values)
     run_and_export(lambda: run_render(cfg, progress=not quiet), "scenes", formats)

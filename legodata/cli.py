@@ -15,7 +15,7 @@ __all__ = ["app", "main"]
 INTERRUPTED = "legodata: interrupted; re-run the same command to resume"
 
 # Importing a command module registers its commands; this order is the order of `legodata --help`.
-for _module in ("render", "publish", "train", "runs", "steps", "annotate"):
+for _module in ("render", "publish", "train", "predict", "runs", "steps", "annotate"):
     importlib.import_module(f"legodata.commands.{_module}")
 
 

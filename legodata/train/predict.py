@@ -36,13 +36,39 @@ def _check_image(image: np.ndarray, what: str = "image") -> np.ndarray:
     return image
 
 
+def square_padded(image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+    """``image`` made square by mirroring its edges (the shorter side padded equally on both ends), and the
+    ``(top, left)`` offset of the original in it. The models were trained on square scenes: padding keeps a photo's
+    parts their shape, where stretching a 4:3 or 16:9 photo to a square would not."""
+    h, w = image.shape[:2]
+    if h == w:
+        return image, (0, 0)
+    side = max(h, w)
+    top, left = (side - h) // 2, (side - w) // 2
+    padded = cv2.copyMakeBorder(image, top, side - h - top, left, side - w - left, cv2.BORDER_REFLECT_101)
+    return padded, (top, left)
+
+
+def mask_box(mask: np.ndarray, margin: float = 0.1) -> tuple[int, int, int]:
+    """The square crop box ``(x, y, size)`` the publisher takes around a boolean instance mask's visible box."""
+    from legodata.geometry import crops as crop_ops
+
+    ys, xs = np.nonzero(mask)
+    if not len(xs):
+        raise LegodataError("predict_instance: the instance mask is empty")
+    bbox = (int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1))
+    return crop_ops.crop_box(bbox, margin)
+
+
 class _Predictor:
     kind = ""
 
-    def __init__(self, run_dir: str | Path, checkpoint: str = "best", device: str = "cpu") -> None:
+    def __init__(self, run_dir: str | Path, checkpoint: str = "best", device: str = "cpu", loaded=None) -> None:
         from legodata.train.evaluate import load_run
 
-        self.task, self.model, self.model_config, self.device = load_run(run_dir, checkpoint, device)
+        loaded = loaded if loaded is not None else load_run(run_dir, checkpoint, device)
+        self.run_dir = Path(run_dir)
+        self.task, self.model, self.model_config, self.device = loaded
         if self.task.name != self.kind:
             raise LegodataError(f"{run_dir} is a {self.task.name!r} run, not a {self.kind!r} run")
         self.vocab = data.Vocab.from_json(self.model_config)
@@ -59,18 +85,22 @@ class MaskPredictor(_Predictor):
     kind = "mask"
 
     def probabilities(self, image: np.ndarray, part_id: str, colour_code: int) -> np.ndarray:
-        """Per-pixel probability (H, W) float32 at the image's own size."""
+        """Per-pixel probability (H, W) float32 at the image's own size (a non-square image is first made square by
+        :func:`square_padded`, the model's input size, and the answer cropped back)."""
         from legodata.train.losses import torch
 
         image = _check_image(image)
         h, w = image.shape[:2]
-        x = data.image_tensor(resize(image, self.image_size))[None].to(self.device)
+        square, (top, left) = square_padded(image)
+        x = data.image_tensor(resize(square, self.image_size))[None].to(self.device)
         part = torch.tensor([self.vocab.part_index(str(part_id))], device=self.device)
         colour = torch.tensor([self.vocab.colour_index(colour_code)], device=self.device)
         rgb = torch.tensor([data.colour_rgb(colour_code)], dtype=torch.float32, device=self.device)
         with torch.no_grad():
             prob = torch.sigmoid(self.model(x, part, colour, rgb))[0, 0].float().cpu().numpy()
-        return resize(prob, w, h, shrink=cv2.INTER_LINEAR)  # bilinear both ways
+        side = max(h, w)
+        prob = resize(prob, side, side, shrink=cv2.INTER_LINEAR)  # bilinear both ways
+        return np.ascontiguousarray(prob[top : top + h, left : left + w])
 
     def predict(self, image: np.ndarray, part_id: str, colour_code: int, threshold: float = 0.5) -> np.ndarray:
         """Boolean mask (H, W)."""
@@ -123,11 +153,16 @@ class RotationPredictor(_Predictor):
 
         image = _check_image(image)
         mask = np.asarray(instance_mask).astype(bool)
-        ys, xs = np.nonzero(mask)
-        if not len(xs):
-            raise LegodataError("predict_instance: the instance mask is empty")
-        bbox = (int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1))
-        box = crop_ops.crop_box(bbox, margin)
+        box = mask_box(mask, margin)
         crop = crop_ops.crop_image(image, box, crop_size)
         crop_mask = crop_ops.crop_mask(mask.astype(np.uint8), 1, box, crop_size)
         return self.predict_crops([crop], [crop_mask], [part_id], K=K, boxes=[box])[0]
+
+
+def open_predictor(run_dir: str | Path, checkpoint: str = "best", device: str = "cpu") -> _Predictor:
+    """The predictor of whichever kind of run ``run_dir`` is (train-mask or train-rot), loaded once."""
+    from legodata.train.evaluate import load_run
+
+    loaded = load_run(run_dir, checkpoint, device)
+    cls = MaskPredictor if loaded[0].name == MaskPredictor.kind else RotationPredictor
+    return cls(run_dir, checkpoint, device, loaded=loaded)

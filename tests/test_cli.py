@@ -114,7 +114,7 @@ def test_publish_function_defaults_are_the_publish_config_defaults():
     params = inspect.signature(publish).parameters
     cfg = PublishConfig()
     compared = [n for n in params if hasattr(cfg, n)]
-    assert len(compared) == 13
+    assert len(compared) == 14
     assert {n: params[n].default for n in compared} == {n: getattr(cfg, n) for n in compared}
 
 

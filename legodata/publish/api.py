@@ -147,7 +147,8 @@ def publish(
     crop_size: int = _DEFAULTS.crop_size,
     crop_margin: float = _DEFAULTS.crop_margin,
     min_px: int = _DEFAULTS.min_px,
-    shard_rows: int = _DEFAULTS.shard_rows,
+    shard_size: str | int = _DEFAULTS.shard_size,
+    shard_rows: int | None = _DEFAULTS.shard_rows,
     licence: str = _DEFAULTS.licence,
     pretty_name: str | None = _DEFAULTS.pretty_name,
     tag: str | None = _DEFAULTS.tag,
@@ -163,8 +164,8 @@ def publish(
     """
     cfg = PublishConfig(
         repo_id=repo_id, push=push, split=split if isinstance(split, str) else tuple(split), seed=seed,
-        crop_size=crop_size, crop_margin=crop_margin, min_px=min_px, shard_rows=shard_rows, licence=licence,
-        pretty_name=pretty_name, tag=tag, private=private, workers=workers,
+        crop_size=crop_size, crop_margin=crop_margin, min_px=min_px, shard_size=shard_size, shard_rows=shard_rows,
+        licence=licence, pretty_name=pretty_name, tag=tag, private=private, workers=workers,
     )  # fmt: skip
     return publish_config(sources, out, cfg, progress=progress)
 
@@ -309,7 +310,7 @@ def _write_shards(tmp: Path, plan: _Plan, checked: _Checked, progress: bool) -> 
     totals = checked.totals()
     features = _features(plan, totals)
     writers = {
-        (c, s): ShardWriter(tmp, c, s, features[c], totals[c][s], plan.config.shard_rows)
+        (c, s): ShardWriter(tmp, c, s, features[c], totals[c][s], plan.config.shard_rows, plan.config.shard_bytes)
         for c in totals
         for s in SPLITS
         if totals[c][s] > 0

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import bpy
 import numpy as np
+from legodata_render import domain_builder
 
 from legodata.core.mesh import read_ply
-from legodata.core.spec import PlacedPart, SceneSpec
+from legodata.core.spec import PartLook, PlacedPart, SceneSpec
 
 PART_ROUGHNESS = 0.25
 TABLE_THICKNESS_M = 0.02
@@ -47,6 +48,9 @@ class BuiltScene:
     meshes: list[str] = field(default_factory=list)  # per-scene meshes (not the cache)
     materials: list[str] = field(default_factory=list)
     lights: list[str] = field(default_factory=list)
+    distractors: list[str] = field(default_factory=list)  # object names (also in ``objects``)
+    images: list[str] = field(default_factory=list)
+    world_nodes: list[str] = field(default_factory=list)  # backdrop nodes added to the shared world
 
 
 def cached_mesh(root: Path, mesh_path: str) -> bpy.types.Mesh:
@@ -78,12 +82,12 @@ def clear_mesh_cache() -> None:
     _MESH_CACHE.clear()
 
 
-def _plastic(name: str, rgb) -> bpy.types.Material:
+def _plastic(name: str, rgb, roughness: float = PART_ROUGHNESS) -> bpy.types.Material:
     mat = bpy.data.materials.new(name)
     mat.use_nodes = True
     bsdf = mat.node_tree.nodes["Principled BSDF"]
     bsdf.inputs["Base Color"].default_value = (*srgb_to_linear(rgb), 1.0)
-    bsdf.inputs["Roughness"].default_value = PART_ROUGHNESS
+    bsdf.inputs["Roughness"].default_value = float(roughness)
     mat.diffuse_color = (*srgb_to_linear(rgb), 1.0)
     return mat
 
@@ -109,8 +113,11 @@ def _link(obj: bpy.types.Object) -> None:
     bpy.context.scene.collection.objects.link(obj)
 
 
-def build_part(root: Path, part: PlacedPart, built: BuiltScene, own_mesh: bool) -> bpy.types.Object:
-    """One part object; ``own_mesh`` gives it a private copy of the cached mesh (physics edits mesh data)."""
+def build_part(
+    root: Path, part: PlacedPart, built: BuiltScene, own_mesh: bool, look: PartLook | None = None
+) -> bpy.types.Object:
+    """One part object; ``own_mesh`` gives it a private copy of the cached mesh (physics edits mesh data). ``look``
+    (randomised domains) replaces the LDraw colour and the default roughness of its material."""
     mesh = cached_mesh(root, part.mesh_path)
     if own_mesh:
         mesh = mesh.copy()
@@ -121,7 +128,11 @@ def build_part(root: Path, part: PlacedPart, built: BuiltScene, own_mesh: bool) 
     obj.pass_index = int(part.instance_id)  # -> IndexOB pass -> instance mask
     obj["instance_id"] = int(part.instance_id)
     obj["category_id"] = int(part.instance_id)
-    mat = _plastic(f"plastic_{part.instance_id}", part.rgb)
+    mat = (
+        _plastic(f"plastic_{part.instance_id}", part.rgb)
+        if look is None
+        else _plastic(f"plastic_{part.instance_id}", look.rgb, look.roughness)
+    )
     built.materials.append(mat.name)
     # The material sits on the object's slot, so the shared cached mesh is never modified.
     obj.material_slots[0].link = "OBJECT"
@@ -132,16 +143,22 @@ def build_part(root: Path, part: PlacedPart, built: BuiltScene, own_mesh: bool) 
     return obj
 
 
-def build_table(spec: SceneSpec, built: BuiltScene) -> bpy.types.Object:
+def build_table(spec: SceneSpec, built: BuiltScene, root: Path | None = None) -> bpy.types.Object:
     """A square slab whose top face is z = 0 (half-extent ``table.size``) with a procedural two-colour noise
-    material. A slab, not a plane: a zero-thickness passive collider lets dropped parts tunnel through."""
+    material, or the domain's table texture (an image in the store under ``root``). A slab, not a plane: a
+    zero-thickness passive collider lets dropped parts tunnel through."""
     s, d = float(spec.table.size), TABLE_THICKNESS_M
     mesh = bpy.data.meshes.new("table")
     verts = [(x, y, z) for z in (-d, 0.0) for x, y in ((-s, -s), (s, -s), (s, s), (-s, s))]
     quads = [(4, 5, 6, 7), (3, 2, 1, 0), (0, 1, 5, 4), (1, 2, 6, 5), (2, 3, 7, 6), (3, 0, 4, 7)]
     mesh.from_pydata(verts, [], quads)
     mesh.update()
-    mat = _table_material("table", spec)
+    texture = spec.domain.table_texture if spec.domain is not None else None
+    if texture is not None and root is not None:
+        mat = domain_builder.textured_material("table", root, texture, spec.table.roughness, built)
+        built.materials.remove(mat.name)  # appended again below with the table's own
+    else:
+        mat = _table_material("table", spec)
     mesh.materials.append(mat)
     obj = bpy.data.objects.new("table", mesh)
     obj.pass_index = 0
@@ -186,11 +203,14 @@ def set_world(spec: SceneSpec) -> None:
 def build_scene(spec: SceneSpec, root: Path) -> BuiltScene:
     """Create parts, table, lights and background of ``spec`` in the current Blender scene."""
     built = BuiltScene()
+    looks = {look.instance_id: look for look in spec.domain.part_looks} if spec.domain is not None else {}
     for part in spec.parts:
-        build_part(root, part, built, own_mesh=spec.physics)
-    build_table(spec, built)
+        build_part(root, part, built, own_mesh=spec.physics, look=looks.get(part.instance_id))
+    build_table(spec, built, root)
     build_lights(spec, built)
     set_world(spec)
+    if spec.domain is not None:
+        domain_builder.build_domain(spec, root, built)
     return built
 
 
@@ -206,6 +226,7 @@ def part_poses(built: BuiltScene) -> list[dict]:
 
 def remove_scene(built: BuiltScene) -> None:
     """Delete what :func:`build_scene` created (cached part meshes stay)."""
+    domain_builder.remove_domain(built)
     for name in built.objects:
         obj = bpy.data.objects.get(name)
         if obj is not None:

@@ -99,12 +99,22 @@ def render_scene(spec: SceneSpec | str | Path, root: str | Path, out_dir: str | 
         timing["build"] = time.perf_counter() - t0
         if spec.physics:
             t0 = time.perf_counter()
+            if spec.domain is not None:  # distractors: passive colliders, the parts may land on them
+                from legodata_render.domain_builder import make_colliders
+
+                make_colliders(built)
             _simulate(bproc, built, spec.fixed_parts)
             timing["physics"] = time.perf_counter() - t0
         poses = scene_builder.part_poses(built)
         for views in passes.group_views(spec.views):
             passes.set_cameras(bproc, views)
             passes.render_views(out_dir, tmp, views, timing)
+        if spec.domain is not None:  # camera effects: the RGB only, after both passes
+            from legodata_render.domain_builder import apply_effects
+
+            t0 = time.perf_counter()
+            apply_effects(spec, out_dir)
+            timing["write"] += time.perf_counter() - t0
         timing["render"] = timing["render_rgb"] + timing["render_data"]
         result = {
             "scene_id": spec.scene_id,

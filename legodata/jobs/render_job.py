@@ -22,6 +22,8 @@ from legodata.jobs.tally import Tally
 from legodata.jobs.worker_client import WorkerClient, WorkerCrashed
 from legodata.parts.catalogue import UnknownPartError, get_part, parse_part_list
 from legodata.parts.colours import UnknownColourError, parse_colour_list
+from legodata.scene.backgrounds import check_backgrounds, import_backgrounds, write_textures
+from legodata.scene.domain import domain_rng, sample_domain
 from legodata.scene.sampler import PartGeometry, SamplerConfig, sample_scene, scene_rng
 from legodata.sources.render import scene_records
 from legodata.store.store import Store
@@ -64,6 +66,7 @@ class _Job:
     store: Store
     meshes: dict[str, Mesh]  # by part id, in the order of --parts
     colours: tuple  # resolved Colour entries of --colours
+    backgrounds: tuple[str, ...] = ()  # store paths of the --backgrounds images (randomised/shift domains)
 
 
 def _resolve_parts_and_colours(cfg: RenderConfig) -> tuple[tuple[str, ...], list]:
@@ -97,6 +100,8 @@ def _parse_colours(cfg: RenderConfig) -> list:
 def prepare_store(cfg: RenderConfig) -> _Job:
     """Check settings, create or re-open the store, export the part meshes."""
     part_ids, colours = _resolve_parts_and_colours(cfg)
+    if cfg.backgrounds:
+        check_backgrounds(cfg.backgrounds)  # before the store exists: a bad folder leaves nothing behind
     store = Store(cfg.out)
     catalogue, meshes = {}, {}
     for pid in part_ids:
@@ -109,7 +114,8 @@ def prepare_store(cfg: RenderConfig) -> _Job:
         path = store.root / "models" / f"{pid}.ply"
         if not path.exists():
             write_ply(mesh, path)
-    return _Job(cfg, store, meshes, tuple(colours))
+    backgrounds = import_backgrounds(cfg.backgrounds, store.root) if cfg.backgrounds else ()
+    return _Job(cfg, store, meshes, tuple(colours), backgrounds)
 
 
 def make_spec(job: _Job, scene_index: int) -> SceneSpec:
@@ -127,7 +133,13 @@ def make_spec(job: _Job, scene_index: int) -> SceneSpec:
     )
     # threads=0 in the spec keeps it independent of --workers; the worker gets its thread count from the parent.
     render = replace(cfg.render_settings(), threads=0)
-    return sample_scene(scene_rng(cfg.seed, scene_index), sampler_cfg, geometry, render, scene_index, cfg.seed)
+    spec = sample_scene(scene_rng(cfg.seed, scene_index), sampler_cfg, geometry, render, scene_index, cfg.seed)
+    if cfg.domain == "clean":
+        return spec
+    radii = {pid: (g.centre, g.radius) for pid, g in geometry.items()}
+    spec = sample_domain(domain_rng(cfg.seed, scene_index), spec, radii, cfg.domain, job.backgrounds)
+    write_textures(spec, job.store.root)  # the procedural prints it uses, once per store
+    return spec
 
 
 def _worker_loop(job: _Job, threads: int, worker_no: int, todo: queue.Queue, done: queue.Queue, stop: threading.Event):

@@ -1,17 +1,25 @@
-"""Render throughput per preset at 256x256 against BlenderProc's default settings, in one run, same scenes.
+"""Cost per frame of each preset at 256x256 against BlenderProc's default settings, in one run, same scenes.
 
-    .venv/bin/python bench/bench_render.py --scenes 4 --views 4            # presets vs BlenderProc defaults
-    .venv/bin/python bench/bench_render.py --memory-frames 500             # peak RSS over a long run
+    .venv/bin/python bench/bench_render.py                       # 100 frames per preset, 24 for the baseline (~10 min)
+    .venv/bin/python bench/bench_render.py --ab-masks fast,default   # + the former Cycles mask/depth pass, same run
+    .venv/bin/python bench/bench_render.py --presets "" --memory-frames 500   # peak RSS over a long run
 
-Prints a table (seconds per frame, frames per second, ratio to BlenderProc defaults, share of wall time
-outside Cycles) and writes bench/results/render.json. Everything runs through the public API, so masks,
-depth and ground truth are included in the times.
+Prints, per preset: seconds per frame, the ratio to BlenderProc's defaults (whose run is only the denominator, so it
+may be shorter: ``--baseline-frames``), the share of wall time outside Cycles' beauty sampling and where that time
+went, and the load average around each row (the machine may be shared). Writes bench/results/render.json. Everything
+runs through the public API (one worker), so start-up, masks, depth, PNGs and all ground truth are in the times.
+
+Wall time outside the beauty pass = wall - the worker's ``render_rgb`` seconds. It is split into the worker's
+``build`` + ``physics``, ``masks`` (z-buffer time the beauty pass did not hide) or ``render_data`` (the Cycles data
+pass of ``--ab-masks`` rows), ``write`` (PNGs), and the rest: starting the worker (Blender, BlenderProc), sampling
+specs, the parent's records (a silhouette per part and view) and commits.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -22,37 +30,78 @@ import legodata
 from legodata.store.store import Store
 
 PRESETS = ("fast", "default", "high", "blenderproc-defaults")
+BASELINE = "blenderproc-defaults"
+MASKS_ENV = "LEGODATA_MASKS"  # read by the worker (legodata_render.passes)
+STAGES = ("build", "physics", "masks", "render_data", "write")
+
+
+def load() -> str:
+    """The 1, 5 and 15 minute load averages, as ``uptime`` prints them."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def worker_timings(root: Path) -> dict[str, float]:
-    """Sum the worker's per-scene timings (build, physics, render, write) over a store."""
+    """Sum the worker's per-scene timings (build, physics, render_rgb, masks, write, ...) over a store."""
+    store = Store(root)
     totals: dict[str, float] = {}
-    for scene in Store(root).scene_ids():
-        timing = json.loads((root / "scenes" / scene / "worker.json").read_text()).get("timing_s", {})
+    for scene in store.scene_ids():
+        timing = json.loads((store.scene_dir(scene) / "worker.json").read_text()).get("timing_s", {})
         for key, value in timing.items():
             totals[key] = totals.get(key, 0.0) + float(value)
     return totals
 
 
-def run_preset(preset: str, scenes: int, views: int, resolution: int, seed: int, workdir: Path) -> dict:
-    out = workdir / preset
-    start = time.monotonic()
-    summary = legodata.render(
-        str(out), scenes=scenes, views=views, resolution=resolution, seed=seed, preset=preset, progress=False
-    )
-    wall = time.monotonic() - start
-    frames = summary.frames_rendered
+def run_preset(preset: str, frames: int, views: int, resolution: int, seed: int, workdir: Path, masks: str) -> dict:
+    """Render ``frames`` (rounded up to whole scenes of ``views``) with ``preset``; masks by ``masks``."""
+    out = workdir / f"{preset}-{masks}"
+    scenes = max(1, -(-frames // views))
+    load_before = load()
+    saved = os.environ.get(MASKS_ENV)
+    os.environ[MASKS_ENV] = masks
+    try:
+        start = time.monotonic()
+        summary = legodata.render(
+            str(out), scenes=scenes, views=views, resolution=resolution, seed=seed, preset=preset, progress=False
+        )
+        wall = time.monotonic() - start
+    finally:
+        os.environ.pop(MASKS_ENV) if saved is None else os.environ.__setitem__(MASKS_ENV, saved)
+    n = summary.frames_rendered
     timings = worker_timings(out)
-    sampling = timings.get("cycles", timings.get("render", float("nan")))
+    beauty = timings.get("render_rgb", float("nan"))
+    outside = {k: timings.get(k, 0.0) / n for k in STAGES}
+    outside["start-up, parent, records"] = (wall - beauty - sum(timings.get(k, 0.0) for k in STAGES)) / n
     return {
         "preset": preset,
-        "frames": frames,
+        "masks": masks,
+        "frames": n,
+        "failed_scenes": summary.scenes_failed,
         "wall_s": wall,
-        "s_per_frame": wall / frames,
-        "fps": frames / wall,
+        "s_per_frame": wall / n,
+        "beauty_s_per_frame": beauty / n,
+        "share_outside_beauty": 1.0 - beauty / wall,
+        "outside_s_per_frame": outside,
         "worker_timing_s": timings,
-        "share_outside_cycles": 1.0 - sampling / wall,
+        "load_before": load_before,
+        "load_after": load(),
     }
+
+
+def print_table(rows: list[dict]) -> None:
+    base = next((r for r in rows if r["preset"] == BASELINE and r["masks"] == "zbuffer"), None)
+    print(f"\n{'preset':<22} {'masks':<8} {'frames':>6} {'s/frame':>8} {'vs BP':>7} {'outside beauty':>15}  load")
+    for r in rows:
+        ratio = base["s_per_frame"] / r["s_per_frame"] if base else float("nan")
+        print(
+            f"{r['preset']:<22} {r['masks']:<8} {r['frames']:>6} {r['s_per_frame']:>8.3f} {ratio:>6.1f}x "
+            f"{100 * r['share_outside_beauty']:>14.1f}%  {r['load_before']} -> {r['load_after']}"
+        )
+    print("\nwall time outside the beauty pass, s/frame:")
+    for r in rows:
+        parts = ", ".join(f"{k} {v:.4f}" for k, v in r["outside_s_per_frame"].items() if v)
+        print(f"  {r['preset']:<22} {r['masks']:<8} {parts}")
+    if base:
+        print(f"\n{BASELINE} ran {base['frames']} frames: only the denominator of 'vs BP' (BlenderProc defaults).")
 
 
 def sample_rss(stop: threading.Event, samples: list) -> None:
@@ -110,32 +159,30 @@ def run_memory(frames: int, views: int, resolution: int, seed: int, workdir: Pat
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenes", type=int, default=4)
+    parser.add_argument("--frames", type=int, default=100, help="frames per preset (whole scenes of --views)")
+    parser.add_argument("--baseline-frames", type=int, default=24, help="frames with BlenderProc's defaults")
     parser.add_argument("--views", type=int, default=4)
     parser.add_argument("--resolution", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--presets", default=",".join(PRESETS))
+    parser.add_argument("--ab-masks", default="", help="presets to run again with the Cycles mask/depth pass")
     parser.add_argument("--memory-frames", type=int, default=0, help="also run this many frames, sampling RSS")
     parser.add_argument("--memory-preset", default="fast")
     parser.add_argument("--keep", help="keep the rendered stores in this directory")
     args = parser.parse_args()
 
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="legodata-bench-"))
-    results = {"resolution": args.resolution, "scenes": args.scenes, "views": args.views, "presets": []}
+    results: dict = {"resolution": args.resolution, "views": args.views, "load_at_start": load(), "presets": []}
+    runs = [(p, "zbuffer") for p in args.presets.split(",") if p]
+    runs += [(p, "cycles") for p in args.ab_masks.split(",") if p]
     try:
-        if args.presets:
-            for preset in args.presets.split(","):
-                row = run_preset(preset, args.scenes, args.views, args.resolution, args.seed, workdir)
-                results["presets"].append(row)
-                print(json.dumps(row), flush=True)
-            base = next((r for r in results["presets"] if r["preset"] == "blenderproc-defaults"), None)
-            print(f"\n{'preset':<22} {'s/frame':>8} {'frames/s':>9} {'speed-up':>9} {'outside Cycles':>15}")
-            for r in results["presets"]:
-                ratio = base["s_per_frame"] / r["s_per_frame"] if base else float("nan")
-                print(
-                    f"{r['preset']:<22} {r['s_per_frame']:>8.2f} {r['fps']:>9.2f} {ratio:>8.1f}x "
-                    f"{100 * r['share_outside_cycles']:>14.0f}%"
-                )
+        for preset, masks in runs:
+            frames = args.baseline_frames if preset == BASELINE else args.frames
+            row = run_preset(preset, frames, args.views, args.resolution, args.seed, workdir, masks)
+            results["presets"].append(row)
+            print(json.dumps(row), flush=True)
+        if runs:
+            print_table(results["presets"])
         if args.memory_frames:
             mem = run_memory(args.memory_frames, args.views, args.resolution, args.seed, workdir, args.memory_preset)
             results["memory"] = mem
@@ -143,6 +190,7 @@ def main() -> None:
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
+    results["load_at_end"] = load()
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / "render.json").write_text(json.dumps(results, indent=1))

@@ -1,10 +1,12 @@
-"""Cameras and the two Cycles passes per batch of views, and turning their files into the worker's outputs.
+"""Cameras, the Cycles beauty pass per batch of views and the masks and depth, written as the worker's outputs.
 
 * beauty pass: the RGB image with the scene's sampling settings (anti-aliased, optionally denoised);
-* data pass: 1 sample, a 0.01 px pixel filter and no bounces, writing the object-index and Z passes to one
-  float32 EXR. Cycles writes these data passes from the first sample only, at a filter-jittered position;
-  with the tiny filter every pixel is sampled at its centre, so the instance mask and depth are exact
-  (not anti-aliased, one object per pixel) and agree with a ray cast through each pixel centre.
+* masks and depth (``LEGODATA_MASKS``): by default ``zbuffer``, the exact z-buffer of the scene's own triangles
+  (:mod:`legodata_render.surfaces`), computed in a thread while Cycles renders the beauty pass; ``cycles`` is the
+  former second Cycles pass (kept for comparison in bench/bench_render.py): 1 sample, a 0.01 px pixel filter and no
+  bounces, writing the object-index and Z passes to one float32 EXR. Cycles writes these data passes from the first
+  sample only, at a filter-jittered position; with the tiny filter every pixel is sampled at its centre. Both are
+  exact (not anti-aliased, one object per pixel) and agree with a ray cast through each pixel centre.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,7 @@ from legodata.core.protocol import WORKER_RESULT
 from legodata.core.spec import CameraView
 from legodata.core.units import DEPTH_SCALE_M
 
+MASKS_ENV = "LEGODATA_MASKS"  # zbuffer (default) | cycles: how masks and depth are made
 DATA_NODE = "legodata_data_output"
 DATA_PREFIX = "data_"
 RGB_PREFIX = "_frame_"
@@ -184,8 +188,33 @@ def render_views(
     beauty: Callable[[Path, int], list[Path]] = render_beauty,
 ) -> None:
     """One batch of views (the cameras set): the beauty pass (``beauty``, by default :func:`render_beauty`), the
-    data pass into ``tmp_dir``, then the outputs (:func:`write_views`); the seconds of each go to ``timing``'s
-    ``render_rgb``, ``render_data`` and ``write``."""
+    masks and depth (see the module doc), then the outputs; the seconds of each go to ``timing``'s ``render_rgb``,
+    ``masks`` (z-buffer: what the beauty pass did not hide) or ``render_data`` (Cycles pass), and ``write``."""
+    mode = os.environ.get(MASKS_ENV, "zbuffer")
+    if mode == "cycles":
+        _render_views_cycles(out_dir, tmp_dir, views, timing, beauty)
+        return
+    if mode != "zbuffer":
+        raise ValueError(f"{MASKS_ENV} must be zbuffer or cycles, not {mode!r}")
+    from legodata_render.surfaces import scene_triangles, write_view_maps
+
+    t0 = time.perf_counter()
+    triangles = scene_triangles()
+    with ThreadPoolExecutor(max_workers=1) as pool:  # numpy and PNG encoding release the GIL, as does Cycles
+        maps = pool.submit(write_view_maps, out_dir, triangles, views, write_png)
+        t1 = time.perf_counter()
+        rgb_files = beauty(out_dir / "rgb", len(views))
+        t2 = time.perf_counter()
+        maps.result()
+    t3 = time.perf_counter()
+    write_rgb(out_dir, views, rgb_files)
+    timing["render_rgb"] += t2 - t1
+    timing["masks"] = timing.get("masks", 0.0) + (t1 - t0) + (t3 - t2)
+    timing["write"] += time.perf_counter() - t3
+
+
+def _render_views_cycles(out_dir: Path, tmp_dir: Path, views, timing: dict[str, float], beauty) -> None:
+    """:func:`render_views` with masks and depth from the Cycles data pass."""
     t0 = time.perf_counter()
     rgb_files = beauty(out_dir / "rgb", len(views))
     t1 = time.perf_counter()
@@ -197,14 +226,20 @@ def render_views(
     timing["write"] += time.perf_counter() - t2
 
 
+def write_rgb(out_dir: Path, views: list[CameraView], rgb_files: list[Path]) -> None:
+    """Each view's beauty render as ``rgb/<view id>.png``; Blender's own files are removed."""
+    for view, rgb in zip(views, rgb_files):
+        # Re-encode: Blender's PNGs carry a duplicate eXIf chunk that makes libpng warn on every read.
+        write_png(out_dir / "rgb" / f"{view.view_id:04d}.png", cv2.imread(str(rgb), cv2.IMREAD_COLOR))
+        rgb.unlink()
+
+
 def write_views(out_dir: Path, views: list[CameraView], rgb_files: list[Path], data_files: list[Path]) -> None:
     """Each view's outputs as ``<view id>.png``: the beauty render in ``rgb/``, the instance mask in ``mask/`` and
     the depth in ``depth/`` (from the data pass); the passes' own files are removed."""
-    for view, rgb, data in zip(views, rgb_files, data_files):
+    write_rgb(out_dir, views, rgb_files)
+    for view, data in zip(views, data_files):
         name = f"{view.view_id:04d}.png"
-        # Re-encode: Blender's PNGs carry a duplicate eXIf chunk that makes libpng warn on every read.
-        write_png(out_dir / "rgb" / name, cv2.imread(str(rgb), cv2.IMREAD_COLOR))
-        rgb.unlink()
         mask, depth = decode_data_exr(data)
         write_png(out_dir / "mask" / name, mask)
         write_png(out_dir / "depth" / name, depth)

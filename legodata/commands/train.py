@@ -89,15 +89,23 @@ _add_train_command(
 @app.command("evaluate")
 def evaluate_command(
     run_dir: Annotated[str, typer.Argument(help="RUN_DIR of train-mask or train-rot.")],
-    dataset: _Dataset,
-    split: Annotated[str, typer.Option(help="train | validation | test.")] = "test",
+    dataset: Annotated[
+        str,
+        typer.Argument(help="Published dataset folder, Hub id, or a local store (render, annotate pull, import-log)."),
+    ],
+    split: Annotated[
+        str | None, typer.Option(help="train | validation | test | all (default: test of a dataset, all of a store).")
+    ] = None,
     checkpoint: Annotated[str, typer.Option(help="best | last.")] = "best",
     device: _Device = TrainConfig.device,
     limit: _Limit = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
-    """Re-score a trained checkpoint on a split; writes RUN_DIR/eval-SPLIT.json."""
+    """Re-score a trained checkpoint on a split; writes RUN_DIR/eval-SPLIT.json (eval-STORE-SPLIT.json for a store).
+
+    A store is published to a temporary folder with the settings of the run's training dataset and scored like a
+    dataset; records without a mask and instances the task leaves out are counted and printed."""
     options.setup(quiet, verbose)
     from legodata.train import torch_module
 
@@ -105,7 +113,14 @@ def evaluate_command(
     from legodata.train.evaluate import evaluate_run
 
     result = evaluate_run(run_dir, dataset, split=split, checkpoint=checkpoint, device=device, limit=limit)
-    typer.echo(f"{result['task']} {split}: {result['summary']}")
+    typer.echo(f"{result['task']} {result['split']}: {result['summary']}")
     for name, m in result["per_part"].items():
         values = "  ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in m.items())
         typer.echo(f"  {name:<8} {values}")
+    if "store" in result:
+        s = result["store"]
+        typer.echo(
+            f"store {dataset}: {s['records']} records, {s['records_without_mask']} without a mask (not scored); "
+            f"{s['instances']} instances, {s['instances_not_scored']} not scored ({s['not_scored_because']}); "
+            f"published with {s['settings_from']}"
+        )

@@ -40,6 +40,7 @@ from legodata.annotate.results import Labels, Reject, read_results
 from legodata.core.records import Record
 from legodata.core.rotations import symmetric_geodesic_angle
 from legodata.scene.ground_truth import instance_of
+from legodata.store.layout import scene_rel
 
 SOURCE = "label_studio"
 UNKNOWN_COLOUR = -1  # a photo's part colour when nobody said it
@@ -154,8 +155,8 @@ def _convert(task: dict, ann: dict, ctx: Context, ann_id: int, updated: str, who
         record_id=rid,
         source=SOURCE,
         group_id=group,
-        image_path=f"scenes/{group}/rgb/{photo_name}",
-        mask_path=f"scenes/{group}/mask/{rid}.png",
+        image_path=f"{scene_rel(group)}/rgb/{photo_name}",
+        mask_path=f"{scene_rel(group)}/mask/{rid}.png",
         width=width,
         height=height,
         K=tuple(tuple(float(x) for x in row) for row in K),

@@ -116,8 +116,24 @@ def run_import(
     ldraw_dir: str | Path | None = None,
     link: bool = True,
     progress: bool = False,
+    executor: str = "local",
+    address: str | None = None,
 ) -> ImportSummary:
-    """Import the log at ``log_dir`` into the store ``out`` (created on first use). See the module docstring."""
+    """Import the log at ``log_dir`` into the store ``out`` (created on first use). See the module docstring.
+    ``executor="ray"`` commits the episodes in Ray tasks (on the cluster at ``address``, or a local Ray)."""
+    if executor not in ("local", "ray"):
+        raise LegodataError(f"--executor {executor!r}: use local or ray")
+    if address is not None and executor != "ray":
+        raise LegodataError(f"--address {address!r}: is a Ray cluster address: use it with --executor ray")
+    if executor == "ray":
+        from legodata.jobs.ray_executor import ray_session
+
+        with ray_session(address) as ray:
+            return _run_import(log_dir, out, strict, ldraw_dir, link, progress, ray)
+    return _run_import(log_dir, out, strict, ldraw_dir, link, progress)
+
+
+def _run_import(log_dir, out, strict: bool, ldraw_dir, link: bool, progress: bool, ray=None) -> ImportSummary:
     start = time.monotonic()
     out = Path(out)
     summary = ImportSummary(out=str(out), log=str(log_dir))
@@ -135,11 +151,19 @@ def run_import(
         from tqdm import tqdm
 
         bar = tqdm(desc="import", unit="episode", disable=not progress, dynamic_ncols=True)
-        for ep in episodes:
-            if store is None:
-                store = _open_store(out, reader, catalogue, ep.log_id)
-            _commit_episode(store, reader, ep, summary, link, on_problem=quarantine, strict=strict)
-            bar.update(1)
+        if ray is None:
+            for ep in episodes:
+                if store is None:
+                    store = _open_store(out, reader, catalogue, ep.log_id)
+                _commit_episode(store, reader, ep, summary, link, on_problem=quarantine, strict=strict)
+                bar.update(1)
+        else:
+            from legodata.jobs.import_ray import import_on_ray
+
+            def open_store(ep):
+                return _open_store(out, reader, catalogue, ep.log_id)
+
+            store = import_on_ray(ray, episodes, open_store, reader, summary, quarantine, bar, link, strict)
         bar.close()
         if store is None:
             if reader.header is None:
@@ -184,7 +208,9 @@ def _committed_info(store: Store, episode: str) -> dict | None:
         return None
 
 
-def _commit_episode(store, reader, ep: EpisodeRecords, summary, link: bool, on_problem, strict: bool) -> None:
+def _skip_unchanged(store, reader, ep: EpisodeRecords, summary) -> tuple[bool, dict | None]:
+    """(True, info) when the episode is committed already with the same content (counted as unchanged), else
+    (False, the committed episode's info or None). An episode of the same name from another log is an error."""
     if ep.unfinished:
         summary.episodes_unfinished += 1
     old = _committed_info(store, ep.episode)
@@ -198,7 +224,30 @@ def _commit_episode(store, reader, ep: EpisodeRecords, summary, link: bool, on_p
             summary.episodes_unchanged += 1
             summary.records += int(old.get("records", 0))
             summary.instances += int(old.get("instances", 0))
-            return
+            return True, old
+    return False, old
+
+
+def count_committed(summary, records: int, instances: int, replaced: bool) -> None:
+    """Count one episode just committed (imported, or replaced when its content changed)."""
+    if replaced:
+        summary.episodes_replaced += 1
+    else:
+        summary.episodes_imported += 1
+    summary.records += records
+    summary.instances += instances
+
+
+def _commit_episode(store, reader, ep: EpisodeRecords, summary, link: bool, on_problem, strict: bool) -> None:
+    skip, old = _skip_unchanged(store, reader, ep, summary)
+    if not skip:
+        records = build_episode(store, reader, ep, link, on_problem, strict)
+        count_committed(summary, len(records), sum(len(r.instances) for r in records), old is not None)
+
+
+def build_episode(store, reader, ep: EpisodeRecords, link: bool, on_problem, strict: bool, index: bool = True):
+    """Materialise the episode in a temp folder and commit it in one rename; its records. ``reader`` is anything
+    with the log's ``root`` and ``path``. ``index=False`` leaves the index append to the caller (a Ray driver)."""
     tmp = store.new_tmp_dir(ep.episode)
     try:
         records = _materialise(store, reader, ep, tmp, link, on_problem, strict)
@@ -213,16 +262,14 @@ def _commit_episode(store, reader, ep: EpisodeRecords, summary, link: bool, on_p
             "instances": sum(len(r.instances) for r in records),
         }
         (tmp / EPISODE_INFO).write_text(json.dumps(info, indent=1))
-        store.commit_scene(tmp, ep.episode, records)
+        if index:
+            store.commit_scene(tmp, ep.episode, records)
+        else:
+            store.commit_scene(tmp, ep.episode, records, index=False)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if old is not None:
-        summary.episodes_replaced += 1
-    else:
-        summary.episodes_imported += 1
-    summary.records += len(records)
-    summary.instances += sum(len(r.instances) for r in records)
+    return records
 
 
 def _place(src: Path, dst: Path, link: bool) -> None:
@@ -239,7 +286,7 @@ def _place(src: Path, dst: Path, link: bool) -> None:
 def _materialise(store, reader, ep: EpisodeRecords, tmp: Path, link: bool, on_problem, strict: bool) -> list[Record]:
     """Copy (or hard-link) every file of the episode into ``tmp``, decode video frames; records with store paths."""
     root = reader.root
-    prefix = f"scenes/{ep.episode}"
+    prefix = store.scene_rel(ep.episode)
     out = []
     videos: dict[str, object] = {}
     try:

@@ -255,7 +255,7 @@ def render_model(client, store: Store, cfg: StepsConfig, cat: Catalogue, index: 
     t0 = time.perf_counter()
     compose_pages(tmp, a, cfg.manual_resolution)
     ctx = _context(cfg, cat, group, a, ws, specs)
-    records = model_records(ctx, tmp, f"scenes/{group}")
+    records = model_records(ctx, tmp, store.scene_rel(group))
     atomic_write_text(tmp / "assembly.json", _assembly_json(ctx))
     store.commit_scene(tmp, group, records)
     timing["labels_s"] += time.perf_counter() - t0

@@ -18,6 +18,7 @@ from legodata.core.records import Record
 from legodata.core.spec import SceneSpec
 from legodata.errors import LegodataError
 from legodata.sources.rendered import rendered_instances, view_record
+from legodata.store import layout
 from legodata.store.store import Store
 
 SOURCE = "render"
@@ -47,7 +48,7 @@ def scene_records(spec: SceneSpec, worker_dir: Path, meshes: Mapping[str, Mesh],
         )
         for p in spec.parts
     ]
-    scene_rel = f"scenes/{spec.scene_id}"
+    scene_rel = layout.scene_rel(spec.scene_id)
     records = []
     for view in spec.views:
         meta = {

@@ -308,7 +308,7 @@ def test_pre_annotations_from_trained_runs_and_fine_tuning_on_labelled_photos(ls
     truth = _truth(rendered)
     rid = next(iter(truth))
     first = tmp_path / "first-scene"  # a store of the first scene only (2 views): enough to see the predictions
-    for name in ("manifest.json", "models", f"scenes/{truth[rid].group_id}"):
+    for name in ("manifest.json", "models", rendered.scene_rel(truth[rid].group_id)):
         copy = shutil.copytree if (rendered.root / name).is_dir() else shutil.copy
         (first / name).parent.mkdir(parents=True, exist_ok=True)
         copy(rendered.root / name, first / name)

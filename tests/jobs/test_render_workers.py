@@ -37,7 +37,7 @@ def store_files(root: Path) -> dict[str, bytes]:
     """Everything a run leaves that depends on the data: scenes (less the worker's timing file), specs, index."""
     files = {p.relative_to(root).as_posix(): p.read_bytes() for p in (root / "scenes").rglob("*") if p.is_file()}
     files = {k: v for k, v in files.items() if not k.endswith("worker.json")}
-    files |= {p.relative_to(root).as_posix(): p.read_bytes() for p in (root / "specs").glob("*.json")}
+    files |= {p.relative_to(root).as_posix(): p.read_bytes() for p in (root / "specs").rglob("*.json")}
     files["records.jsonl"] = (root / "records.jsonl").read_bytes()
     return files
 
@@ -51,7 +51,7 @@ def assert_same_store(root: Path, reference: Path) -> None:
 
 def assert_whole_scenes(root: Path, views: int = 2) -> None:
     """Every directory under scenes/ is a complete scene."""
-    for d in (root / "scenes").iterdir():
+    for d in (root / "scenes").glob("*/*"):  # scenes/<chunk>/<scene>
         for sub in ("rgb", "mask", "depth"):
             assert sorted(p.name for p in (d / sub).iterdir()) == [f"{v:04d}.png" for v in range(views)], d
         assert len((d / "records.jsonl").read_text().splitlines()) == views, d

@@ -40,7 +40,7 @@ def test_killed_run_resumes_without_half_written_scenes(tmp_path):
     proc.wait()
     done_before = store.scene_ids()
     assert 1 <= len(done_before) < 4, "the run should have been killed part-way"
-    for scene_id in (d.name for d in (out / "scenes").iterdir()):
+    for scene_id in (d.name for d in (out / "scenes").glob("*/*")):  # scenes/<chunk>/<scene>
         assert_complete(store, scene_id)  # everything under scenes/ is whole
     records_before = {sid: (store.scene_dir(sid) / "records.jsonl").read_text() for sid in done_before}
 

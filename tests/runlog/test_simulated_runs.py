@@ -75,9 +75,9 @@ def test_source_registry_and_record_paths(sim_log_master, tmp_path):
     assert recs and {r.source for r in recs} == {"robot_log"}
     assert all((sim_log_master / r.image_path).is_file() for r in recs)  # paths relative to the log's root
     run_import(sim_log_master, tmp_path / "store")
-    for rec in Store(tmp_path / "store").iter_records():
+    for rec in (store := Store(tmp_path / "store")).iter_records():
         for p in (rec.image_path, rec.mask_path, rec.depth_path):
-            assert p.startswith(f"scenes/{rec.group_id}/") and (tmp_path / "store" / p).is_file()
+            assert p.startswith(f"{store.scene_rel(rec.group_id)}/") and (tmp_path / "store" / p).is_file()
 
 
 def test_episode_names_are_unique_within_a_store(sim_log_master, tmp_path):

@@ -8,7 +8,7 @@ from legodata.errors import LegodataError
 from legodata.store.store import Store
 
 
-def make_record(record_id="000000_0000", image_path="scenes/000000/rgb/0000.png"):
+def make_record(record_id="000000_0000", image_path="scenes/000/000000/rgb/0000.png"):
     inst = Instance(
         instance_id=1,
         part_id="3001",
@@ -31,7 +31,7 @@ def make_record(record_id="000000_0000", image_path="scenes/000000/rgb/0000.png"
         height=48,
         K=((50.0, 0.0, 31.5), (0.0, 50.0, 23.5), (0.0, 0.0, 1.0)),
         instances=(inst,),
-        mask_path="scenes/000000/mask/0000.png",
+        mask_path="scenes/000/000000/mask/0000.png",
         meta={"view_id": 0},
     )
 

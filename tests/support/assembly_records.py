@@ -12,6 +12,7 @@ from legodata.assembly.labels import PartSymmetry, Pose, pose_labels, surface_ce
 from legodata.core.records import EXTRA_PATHS, Instance, Record
 from legodata.core.rotations import axis_angle_to_matrix, matrix_to_quat_wxyz
 from legodata.parts.catalogue import get_part
+from legodata.store.layout import scene_rel
 from legodata.store.store import Store
 
 R_W2C = np.array([[1.0, 0, 0], [0, -1.0, 0], [0, 0, -1.0]])  # looking straight down
@@ -37,7 +38,7 @@ def part_block(iid: int, pid: str, colour: int, current: Pose, target: Pose, bas
 def make_record(root: Path, group: str = "m0", step: int = 2, view: int = 0) -> Record:
     """An observation record of step ``step`` with an assembly block (two parts: a 2x2 brick, turned a quarter
     about its axis so that no turn is needed, and a slope that needs a half turn) and a disassembly block."""
-    rel = f"scenes/{group}"
+    rel = scene_rel(group)
     d = root / rel
     for sub in ("obs", "manual"):
         (d / sub).mkdir(parents=True, exist_ok=True)
@@ -119,5 +120,5 @@ def assembly_store(root: Path) -> Store:
                 _instance(one, 3, "3039", 14, (5, 50, 10, 10)),
             ),
         )
-        store.commit_scene(staging / "scenes" / group, group, [rec])
+        store.commit_scene(staging / scene_rel(group), group, [rec])
     return store

@@ -46,6 +46,13 @@ _Minutes = Annotated[float | None, typer.Option("--max-minutes", help="Stop trai
 _Workers = Annotated[int, typer.Option(help="DataLoader worker processes.")]
 _Out = Annotated[str, out_option("RUN_DIR for checkpoints and metrics.")]
 _Dataset = Annotated[str, typer.Argument(help="Published dataset folder or Hugging Face Hub id.")]
+_Streaming = Annotated[
+    bool, typer.Option("--streaming", help="Stream the train split (load_dataset streaming=True): no full download.")
+]
+_EpochSamples = Annotated[
+    int | None, typer.Option(help="With --streaming: samples per epoch (default: one pass over the train split).")
+]
+_Buffer = Annotated[int, typer.Option(help="With --streaming: rows in the shuffle buffer.")]
 
 
 def _add_train_command(task: str, doc: str, image_size_help: str, augment: bool) -> None:
@@ -56,7 +63,8 @@ def _add_train_command(task: str, doc: str, image_size_help: str, augment: bool)
         ("epochs", _Epochs), ("batch_size", _Batch), ("image_size", Annotated[int, typer.Option(help=image_size_help)]),
         ("lr", _Lr), ("seed", _Seed), ("device", _Device), *([("augment", _Augment)] if augment else []),
         ("resume", _Resume), ("weights", _Weights), ("limit", _Limit), ("max_minutes", _Minutes),
-        ("workers", _Workers), ("quiet", Quiet),
+        ("workers", _Workers), ("streaming", _Streaming), ("epoch_samples", _EpochSamples),
+        ("shuffle_buffer", _Buffer), ("quiet", Quiet),
     ]  # fmt: skip
     arg = inspect.Parameter.POSITIONAL_OR_KEYWORD
     params = [inspect.Parameter("dataset", arg, annotation=_Dataset), inspect.Parameter("out", arg, annotation=_Out)]

@@ -49,6 +49,9 @@ class TrainConfig:
     limit: int | None = None  # at most this many dataset rows per split (quick runs)
     max_minutes: float | None = None  # stop training after this long (the LR schedule follows the clock)
     base: int | None = None  # network width (default per task)
+    streaming: bool = False  # read the train split with load_dataset(..., streaming=True): never all on disk
+    epoch_samples: int | None = None  # streaming: training samples per epoch (default: one pass, as counted first)
+    shuffle_buffer: int = 1000  # streaming: samples shuffled in a buffer of this many rows (and shard order)
     quiet: bool = False
 
     def __post_init__(self) -> None:
@@ -68,10 +71,16 @@ class TrainConfig:
             ("workers", self.workers >= 0, "must be 0 or more"),
             ("limit", self.limit is None or self.limit >= 1, "must be at least 1"),
             ("max_minutes", self.max_minutes is None or self.max_minutes > 0, "must be positive"),
+            ("epoch_samples", self.epoch_samples is None or self.epoch_samples >= 1, "must be at least 1"),
+            ("shuffle_buffer", self.shuffle_buffer >= 1, "must be at least 1"),
         ]
         for name, ok, hint in checks:
             if not ok:
                 raise LegodataError(f"--{name.replace('_', '-')} {getattr(self, name)!r}: {hint}")
+        if self.epoch_samples is not None and not self.streaming:
+            raise LegodataError(
+                f"--epoch-samples {self.epoch_samples}: only with --streaming (else an epoch is a pass)"
+            )
         return self
 
     def to_json(self) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from legodata.train.loading import (
     PARTS_COLUMNS,
     SCENES_COLUMNS,
     check_columns,
+    instance_feature,
     open_dataset,
     part_names_of,
     require_split,
@@ -58,6 +59,7 @@ __all__ = [
     "colour_rgb",
     "crop_ray",
     "image_tensor",
+    "instance_feature",
     "make_mask_dataset",
     "make_rotation_dataset",
     "open_dataset",
@@ -147,9 +149,18 @@ class RotationTorchDataset(_EpochDataset):
 
 def make_mask_dataset(samples: MaskSamples, augment: bool = False, seed: int = 0) -> MaskTorchDataset:
     """The masking samples as tensors. They are not augmented: ``augment`` and ``seed`` are accepted so that both
-    ``make_*_dataset`` are called alike."""
-    return MaskTorchDataset(samples)
+    ``make_*_dataset`` are called alike. A train stream (``--streaming``) becomes its IterableDataset."""
+    stream = _stream_dataset(samples)
+    return stream if stream is not None else MaskTorchDataset(samples)
 
 
 def make_rotation_dataset(samples: RotationSamples, augment: bool = False, seed: int = 0) -> RotationTorchDataset:
-    return RotationTorchDataset(samples, augment, seed)
+    """The crops as tensors (a train stream: its IterableDataset, augmented as the stream was set up)."""
+    stream = _stream_dataset(samples)
+    return stream if stream is not None else RotationTorchDataset(samples, augment, seed)
+
+
+def _stream_dataset(samples):
+    from legodata.train.streaming import StreamDataset, TrainStream
+
+    return StreamDataset(samples) if isinstance(samples, TrainStream) else None

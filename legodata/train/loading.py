@@ -19,8 +19,11 @@ def _looks_local(name: str) -> bool:
     return name.startswith((".", "/", "~")) or name.count("/") != 1 or Path(name).exists()
 
 
-def open_dataset(dataset: str, config: str):
-    """``datasets.DatasetDict`` of one config of a published folder or Hub id, or a one-line LegodataError."""
+def open_dataset(dataset: str, config: str, streaming: bool = False, columns: list[str] | None = None):
+    """``datasets.DatasetDict`` of one config of a published folder or Hub id, or a one-line LegodataError.
+
+    ``streaming``: an ``IterableDatasetDict`` (``load_dataset(..., streaming=True)``: rows are read as they are
+    iterated, from the Hub or the folder's parquet, never all downloaded); ``columns`` reads only those columns."""
     datasets = require("datasets", "publish")
     path = Path(dataset).expanduser()
     if _looks_local(dataset):
@@ -28,7 +31,12 @@ def open_dataset(dataset: str, config: str):
             raise LegodataError(f"dataset {dataset}: no such folder (give a folder made by `legodata publish`)")
         saved = path / config / "dataset_dict.json"
         if saved.is_file():  # a DatasetDict.save_to_disk per config
-            return datasets.load_from_disk(str(path / config))
+            dsd = datasets.load_from_disk(str(path / config))
+            if columns:
+                dsd = dsd.select_columns(columns)
+            return (
+                datasets.IterableDatasetDict({k: v.to_iterable_dataset() for k, v in dsd.items()}) if streaming else dsd
+            )
         if not (path / "README.md").is_file() and not (path / "data" / config).is_dir():
             raise LegodataError(
                 f"dataset {dataset}: no README.md and no data/{config}/ folder; is this a `legodata publish` output?"
@@ -36,7 +44,10 @@ def open_dataset(dataset: str, config: str):
     if not path.is_dir():
         _check_hub_reachable(dataset)
     try:
-        return datasets.load_dataset(str(path) if path.is_dir() else dataset, config)
+        extra = {"streaming": True} if streaming else {}
+        if columns:
+            extra["columns"] = columns
+        return datasets.load_dataset(str(path) if path.is_dir() else dataset, config, **extra)
     except ValueError as exc:
         if "config" in str(exc).lower():
             raise LegodataError(

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from legodata.errors import LegodataError, require
-from legodata.train import data
+from legodata.train import data, streaming
 from legodata.train.checkpoint import CHECKPOINT_FORMAT, initial_weights, read_checkpoint, save_checkpoint
 from legodata.train.config import TrainConfig, config_from_dict
 from legodata.train.models import build_model, load_weights
@@ -82,6 +82,8 @@ def init_distributed(device_name: str) -> tuple[Dist, Any]:
 
 
 def _loader(ds, batch_size: int, dist: Dist, seed: int, workers: int, shuffle: bool):
+    if isinstance(ds, streaming.StreamDataset):  # --streaming: it shuffles and shards itself
+        return streaming.stream_loader(ds, batch_size, workers), ds
     utils = torch.utils.data
     sampler = utils.distributed.DistributedSampler(
         ds, num_replicas=dist.world, rank=dist.rank, shuffle=shuffle, seed=seed, drop_last=False
@@ -198,9 +200,9 @@ def _train(task: Task, cfg: TrainConfig, dist: Dist, device) -> dict:
     total_steps = max(1, cfg.epochs * len(loader))
     if dist.main:
         run.run_dir.mkdir(parents=True, exist_ok=True)
-        (run.run_dir / "config.json").write_text(
-            json.dumps({"train": cfg.to_json(), "model": run.model_config, "world_size": dist.world}, indent=2) + "\n"
-        )
+        info = {"train": cfg.to_json(), "model": run.model_config, "world_size": dist.world}
+        info["data"] = {"kind": type(train_ds).__name__, "train_samples_per_epoch": len(run.samples["train"])}
+        (run.run_dir / "config.json").write_text(json.dumps(info, indent=2) + "\n")
     clock = _Clock(cfg.max_minutes * 60 if cfg.max_minutes else None)
     out_of_time = False
     for epoch in range(run.epochs_done, cfg.epochs):
@@ -230,7 +232,7 @@ def _start(task: Task, cfg: TrainConfig, dist: Dist, device) -> _Run:
     torch.manual_seed(cfg.seed)
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
-    vocab, samples = prepare(task, cfg)
+    vocab, samples = (streaming.prepare_streaming if cfg.streaming else prepare)(task, cfg)
     if not len(samples["train"]):
         raise LegodataError(f"dataset {cfg.dataset}: the train split has no usable samples for {task.name}")
 

@@ -35,7 +35,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from legodata.core.spec import CameraEffects, Distractor, DomainSpec, Light, PartLook, SceneSpec, TextureRef
-from legodata.scene.clutter import KindRange, place_distractor, sample_size
+from legodata.scene.clutter import Footprint, KindRange, place_distractor, sample_size
+from legodata.scene.sampler import PartGeometry
 from legodata.scene.textures import POOL, SHIFT_FAMILIES, TRAIN_FAMILIES, texture_path
 
 logger = logging.getLogger(__name__)
@@ -212,8 +213,8 @@ def sample_effects(rng: np.random.Generator, fam: Families, spec: SceneSpec, kel
     return tuple(effects)
 
 
-def sample_distractors(rng: np.random.Generator, fam: Families, discs: list) -> tuple[Distractor, ...]:
-    """Distractors of the domain's kinds placed around the parts' footprint ``discs`` (xy centre, radius)."""
+def sample_distractors(rng: np.random.Generator, fam: Families, parts: list[Footprint]) -> tuple[Distractor, ...]:
+    """Distractors of the domain's kinds placed against the parts' outlines ``parts``."""
     out = []
     for _ in range(int(rng.integers(fam.distractors[0], fam.distractors[1] + 1))):
         kind = fam.kinds[int(rng.integers(len(fam.kinds)))]
@@ -231,39 +232,35 @@ def sample_distractors(rng: np.random.Generator, fam: Families, discs: list) -> 
             roughness=float(rng.uniform(0.2, 0.9)),
             texture=texture_path(family, int(rng.integers(POOL))) if paper else None,
         )
-        placed = place_distractor(rng, d, discs)
+        placed = place_distractor(rng, d, parts)
         if placed is not None:
             out.append(placed)
     return tuple(out)
 
 
-def part_discs(spec: SceneSpec, radii: dict[str, tuple[np.ndarray, float]]) -> list[tuple[np.ndarray, float]]:
-    """Each part's footprint on the table: (xy of its centre in the world, bounding radius). ``radii`` maps a part
-    id to (mesh centre in the model frame, bounding radius)."""
-    discs = []
-    for p in spec.parts:
-        centre, radius = radii[p.part_id]
-        world = np.asarray(p.R_m2w) @ centre + np.asarray(p.t_m2w)
-        discs.append((world[:2], float(radius)))
-    return discs
+def part_footprints(spec: SceneSpec, geometry: dict[str, PartGeometry]) -> list[Footprint]:
+    """Each part's outline on the table at its spec pose."""
+    return [
+        Footprint.of(geometry[p.part_id].vertices @ np.asarray(p.R_m2w).T + np.asarray(p.t_m2w)) for p in spec.parts
+    ]
 
 
 def sample_domain(
     rng: np.random.Generator,
     spec: SceneSpec,
-    radii: dict[str, tuple[np.ndarray, float]],
+    geometry: dict[str, PartGeometry],
     domain: str,
     backgrounds: tuple[str, ...] = (),
 ) -> SceneSpec:
     """``spec`` with the look of ``domain`` (randomised | shift): textures, lights, distractors, part materials and
-    camera effects drawn from ``rng``; ``backgrounds`` are the user's images in the store (all of them: the domain
-    takes its share, see :func:`split_backgrounds`). Parts and views stay as they are."""
+    camera effects drawn from ``rng``. ``geometry`` holds the parts' shapes by part id; ``backgrounds`` are the
+    user's images in the store (all of them: the domain takes its share, see :func:`split_backgrounds`). Parts and
+    views stay as they are."""
     fam = FAMILIES[domain]
     images = split_backgrounds(tuple(backgrounds), domain)
-    discs = part_discs(spec, radii)
-    centres = np.array([np.r_[c, 0.0] for c, _ in discs])
-    target = centres.mean(axis=0)
-    radius = max(0.015, max(float(np.linalg.norm(c[:2] - target[:2])) + r for c, r in discs))
+    parts = part_footprints(spec, geometry)
+    target = np.r_[np.mean([f.centre for f in parts], axis=0), 0.0]
+    radius = max(0.015, max(float(np.linalg.norm(f.centre - target[:2])) + f.radius for f in parts))
     table = _texture(rng, fam.textures, images, (0.1, 0.5))
     backdrop = _texture(rng, fam.textures, images, (0.17, 0.5))
     lights, kelvin = sample_lights(rng, fam, target, radius)
@@ -271,7 +268,7 @@ def sample_domain(
         name=domain,
         table_texture=table,
         backdrop=backdrop,
-        distractors=sample_distractors(rng, fam, discs),
+        distractors=sample_distractors(rng, fam, parts),
         part_looks=sample_part_looks(rng, spec),
         effects=(),
     )

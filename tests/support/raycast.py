@@ -62,3 +62,17 @@ def boundary_band(labels: np.ndarray, width: int = 1) -> np.ndarray:
             shifted = padded[width + dy : width + dy + h, width + dx : width + dx + w]
             band |= shifted != labels
     return band
+
+
+def raycast_with_occluders(
+    parts: list[tuple[int, np.ndarray]], occluders: list[np.ndarray], K: np.ndarray, width: int, height: int
+) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
+    """As :func:`raycast_instances`, with ``occluders`` (triangles in camera frame (M, 3, 3) each) that hide what is
+    behind them but are no instance (id 0, like the table's background); the silhouettes are the parts' only."""
+    ids, depth, silhouettes = raycast_instances(parts, K, width, height)
+    for tris in occluders:
+        dep = raycast_depth(tris, K, width, height)
+        closer = dep < depth
+        ids[closer] = 0
+        depth[closer] = dep[closer]
+    return ids, depth, silhouettes

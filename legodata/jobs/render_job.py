@@ -136,8 +136,7 @@ def make_spec(job: _Job, scene_index: int) -> SceneSpec:
     spec = sample_scene(scene_rng(cfg.seed, scene_index), sampler_cfg, geometry, render, scene_index, cfg.seed)
     if cfg.domain == "clean":
         return spec
-    radii = {pid: (g.centre, g.radius) for pid, g in geometry.items()}
-    spec = sample_domain(domain_rng(cfg.seed, scene_index), spec, radii, cfg.domain, job.backgrounds)
+    spec = sample_domain(domain_rng(cfg.seed, scene_index), spec, geometry, cfg.domain, job.backgrounds)
     write_textures(spec, job.store.root)  # the procedural prints it uses, once per store
     return spec
 

@@ -25,6 +25,12 @@ def import_log_command(
     copy: Annotated[
         bool, typer.Option("--copy", help="Copy files into the store (default: hard links if possible).")
     ] = False,
+    executor: Annotated[
+        str, typer.Option(help="local | ray (episodes committed by Ray tasks; log and --out on storage all nodes see).")
+    ] = "local",
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster to join: auto | HOST:PORT (default: start a local Ray).")
+    ] = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -39,6 +45,8 @@ def import_log_command(
         ldraw_dir=ldraw_dir or os.environ.get("LDRAWDIR") or None,
         link=not copy,
         progress=not quiet,
+        executor=executor,
+        address=address,
     )
     typer.echo(
         f"{s.out}: {s.episodes_imported} episodes imported, {s.episodes_replaced} replaced (changed), "

@@ -13,6 +13,17 @@ from pathlib import Path
 from legodata.core.protocol import THREADS_ENV, WORKER_MODULE, RenderAnswer, Renderer, RenderRequest
 
 
+def _die_with_parent() -> None:
+    """In the worker, before exec: Linux kills it when the process that started it dies (a Ray task killed or
+    cancelled), instead of letting it render on into a temp scene nobody will commit."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 class WorkerCrashed(RuntimeError):
     """The worker process died or answered something that is not a protocol line."""
 
@@ -33,6 +44,7 @@ class WorkerClient(Renderer):
             env=env,
             text=True,
             bufsize=1,
+            preexec_fn=_die_with_parent,
         )
         self.scenes_done = 0
 

@@ -54,9 +54,27 @@ def catalogue_entry(
     }
 
 
-def render_manifest(settings: dict[str, Any], catalogue: dict[str, Any], colours: list[dict[str, Any]]) -> dict:
-    """The manifest dict of a rendered store."""
+def domain_entry(domain: str) -> dict[str, Any] | None:
+    """What a ``--domain`` randomises, for the manifest (None for the clean look): texture families, distractor
+    kinds, light temperatures, camera effect ranges (see :mod:`legodata.scene.domain`)."""
+    if domain == "clean":
+        return None
+    from dataclasses import asdict
+
+    from legodata.scene.domain import FAMILIES
+
+    fam = asdict(FAMILIES[domain])
+    fam["kinds"] = {k["kind"]: {"x": k["x"], "y": k["y"], "z": k["z"]} for k in fam["kinds"]}
+    return {"name": domain, **fam}
+
+
+def render_manifest(
+    settings: dict[str, Any], catalogue: dict[str, Any], colours: list[dict[str, Any]], domain: str = "clean"
+) -> dict:
+    """The manifest dict of a rendered store; ``domain`` other than clean adds what it randomises (``domain``)."""
+    extra = {} if domain == "clean" else {"domain": domain_entry(domain)}
     return {
+        **extra,
         "schema_version": SCHEMA_VERSION,
         "kind": "legodata-store",
         "source": "render",

@@ -10,6 +10,7 @@ import pytest
 
 from legodata.errors import LegodataError
 from legodata.scene.backgrounds import import_backgrounds, spec_images, write_textures
+from legodata.scene.textures import TRAIN_FAMILIES
 
 
 def cli(*args):
@@ -100,4 +101,8 @@ def test_randomised_specs_reference_store_images_that_exist(tmp_path):
         for rel in spec_images(spec):
             assert (job.store.root / rel).is_file(), rel
     write_textures(spec, job.store.root)  # idempotent
-    assert job.store.read_manifest()["settings"]["backgrounds"] == str(folder)
+    manifest = job.store.read_manifest()
+    assert manifest["settings"]["backgrounds"] == str(folder) and manifest["settings"]["domain"] == "randomised"
+    assert manifest["domain"]["textures"] == list(TRAIN_FAMILIES) and "cable" in manifest["domain"]["kinds"]
+    clean = prepare_store(RenderConfig(out=str(tmp_path / "c"), scenes=1).validate()).store.read_manifest()
+    assert "domain" not in clean and "domain" not in clean["settings"] and "backgrounds" not in clean["settings"]

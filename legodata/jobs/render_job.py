@@ -15,17 +15,16 @@ from dataclasses import dataclass, field, replace
 from legodata.config import RenderConfig
 from legodata.core.atomic import atomic_write_text
 from legodata.core.mesh import Mesh, write_ply
-from legodata.core.spec import SceneSpec, load_spec
+from legodata.core.spec import SceneSpec
 from legodata.errors import LegodataError
 from legodata.jobs.manifest import catalogue_entry, render_manifest
+from legodata.jobs.scene_task import SceneRunner, note_outcome
 from legodata.jobs.tally import Tally
-from legodata.jobs.worker_client import WorkerClient, WorkerCrashed
 from legodata.parts.catalogue import UnknownPartError, get_part, parse_part_list
 from legodata.parts.colours import UnknownColourError, parse_colour_list
 from legodata.scene.backgrounds import check_backgrounds, import_backgrounds, write_textures
 from legodata.scene.domain import domain_rng, sample_domain
 from legodata.scene.sampler import PartGeometry, SamplerConfig, sample_scene, scene_rng
-from legodata.sources.render import scene_records
 from legodata.store.store import Store
 
 logger = logging.getLogger(__name__)
@@ -142,45 +141,31 @@ def make_spec(job: _Job, scene_index: int) -> SceneSpec:
 
 
 def _worker_loop(job: _Job, threads: int, worker_no: int, todo: queue.Queue, done: queue.Queue, stop: threading.Event):
-    log = job.store.root / "logs" / f"worker-{worker_no}.log"
-    client: WorkerClient | None = None
+    runner = SceneRunner(job, threads, job.store.root / "logs" / f"worker-{worker_no}.log")
     try:
         while not stop.is_set():
             try:
                 scene_id = todo.get_nowait()
             except queue.Empty:
                 break
-            if client is None or client.scenes_done >= job.config.max_scenes_per_worker:
-                if client is not None:
-                    client.close()  # recycle: bounds Blender's memory growth over long runs
-                client = WorkerClient(job.store.root, log, threads)
-            tmp = job.store.new_tmp_dir(scene_id)
-            try:
-                spec_path = job.store.spec_path(scene_id)
-                answer = client.render(spec_path, tmp)
-                if not answer.ok:
-                    raise RuntimeError(answer.error or "worker reported a failure without a reason")
-                records = scene_records(load_spec(spec_path), tmp, job.meshes, job.config.preset)
-                job.store.commit_scene(tmp, scene_id, records)
-                job.store.clear_failure(scene_id)
-                done.put((scene_id, None))
-            except WorkerCrashed as exc:
-                client = None
-                job.store.record_failure(scene_id, str(exc))
-                done.put((scene_id, str(exc)))
-            except Exception as exc:  # a scene failing must not stop the run; the reason is kept
-                reason = f"{type(exc).__name__}: {exc}"
-                job.store.record_failure(scene_id, reason)
-                done.put((scene_id, reason))
+            done.put(runner.run(scene_id))
     finally:
-        if client is not None:
-            client.close(kill=stop.is_set())
-        done.put(("__worker_exit__", None))
+        runner.close(kill=stop.is_set())
+        done.put(None)  # this worker has exited
 
 
 def run_render(cfg: RenderConfig, progress: bool = True) -> RenderSummary:
     """Render ``cfg.scenes`` scenes (this shard's share) into ``cfg.out``; resume where a previous run stopped."""
     cfg = cfg.validate()
+    if cfg.executor == "ray":
+        from legodata.jobs.ray_executor import ray_session
+
+        with ray_session(cfg.address) as ray:  # joined first: a wrong --address leaves no store behind
+            return _run(cfg, progress, ray)
+    return _run(cfg, progress)
+
+
+def _run(cfg: RenderConfig, progress: bool, ray=None) -> RenderSummary:
     start = time.monotonic()
     job = prepare_store(cfg)
     store = job.store
@@ -189,7 +174,13 @@ def run_render(cfg: RenderConfig, progress: bool = True) -> RenderSummary:
     mine = [i for i in range(cfg.scenes) if i % n == k]
     pending = _write_pending_specs(job, mine)
     tally = Tally("scene", len(mine), len(pending), store.root / "failed")
-    _render_pending(job, pending, tally, progress)
+    if ray is None:
+        _render_pending(job, pending, tally, progress)
+    else:
+        from legodata.jobs.render_ray import render_pending_on_ray
+
+        render_pending_on_ray(ray, job, pending, tally, progress)
+        store.clean_stale_tmp()  # temp scenes of task processes Ray killed (their retries rendered the scenes)
     store.rebuild_index()
     frames = tally.rendered * cfg.views
     return RenderSummary(out=str(store.root), frames_rendered=frames, wall_s=time.monotonic() - start, **tally.counts())
@@ -203,7 +194,9 @@ def _write_pending_specs(job: _Job, mine: list[int]) -> list[str]:
         if job.store.is_scene_done(scene_id):
             continue
         spec = make_spec(job, i)
-        atomic_write_text(job.store.spec_path(scene_id), spec.to_json())
+        path = job.store.spec_path(scene_id)
+        path.parent.mkdir(parents=True, exist_ok=True)  # specs/<chunk>/ of a chunked store
+        atomic_write_text(path, spec.to_json())
         pending.append(scene_id)
     return pending
 
@@ -231,15 +224,11 @@ def _render_pending(job: _Job, pending: list[str], tally: Tally, progress: bool)
     try:
         alive = len(workers)
         while alive:
-            scene_id, error = done.get()
-            if scene_id == "__worker_exit__":
+            outcome = done.get()
+            if outcome is None:
                 alive -= 1
                 continue
-            if error:
-                tally.fail(scene_id, error)
-                logger.warning("scene %s failed: %s", scene_id, error)
-            else:
-                tally.rendered += 1
+            note_outcome(job.store, tally, outcome)
             bar.update(1)
             if tally.all_failing():  # e.g. no GPU for --device gpu, a broken install
                 stop.set()

@@ -15,6 +15,10 @@ import sys
 import tempfile
 from types import ModuleType
 
+# Imported by blenderproc at module level for code the worker never runs (see deferred_imports): ~1 s of start-up.
+DEFERRED_MODULES = ("sklearn", "trimesh", "matplotlib.pyplot", "scipy.stats")
+DEFER_ENV = "LEGODATA_DEFER_IMPORTS"  # "0" imports them at once (benchmarks)
+
 _BPROC: ModuleType | None = None
 _TEMP_DIR: str | None = None
 
@@ -42,7 +46,7 @@ def cleanup() -> None:
 
 def load_blenderproc() -> ModuleType:
     """Return the ``blenderproc`` module, fully imported and with ``bproc.init`` safe to call."""
-    global _BPROC, _TEMP_DIR
+    global _BPROC
     if _BPROC is not None:
         return _BPROC
     # blenderproc enables OpenEXR in OpenCV at import time; do it before anything imports cv2.
@@ -50,7 +54,19 @@ def load_blenderproc() -> ModuleType:
     _numpy2_aliases()
 
     import bpy  # noqa: F401  (must come first: blenderproc's modules import bpy at top level)
+    from legodata_render.deferred_imports import deferred
 
+    with deferred(DEFERRED_MODULES if os.environ.get(DEFER_ENV, "1") != "0" else ()):
+        blenderproc = _import_blenderproc()
+    # 4. bproc.init without the UI-language line (the pip bpy ships no translations).
+    blenderproc.init = _init_without_language
+    _BPROC = blenderproc
+    return blenderproc
+
+
+def _import_blenderproc() -> ModuleType:
+    """Steps 1-3 of the recipe (module doc)."""
+    global _TEMP_DIR
     # 1. harmless import: only the package __init__ runs, in its "called from the CLI" mode.
     os.environ["OUTSIDE_OF_THE_INTERNAL_BLENDER_PYTHON_ENVIRONMENT_BUT_IN_RUN_SCRIPT"] = "1"
     import blenderproc
@@ -73,10 +89,6 @@ def load_blenderproc() -> ModuleType:
         sys.path[:] = saved_path
         if saved_pythonpath is not None:
             os.environ["PYTHONPATH"] = saved_pythonpath
-
-    # 4. bproc.init without the UI-language line (the pip bpy ships no translations).
-    blenderproc.init = _init_without_language
-    _BPROC = blenderproc
     return blenderproc
 
 

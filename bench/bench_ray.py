@@ -6,9 +6,9 @@ one run.
 
 Rows: the local render (one worker process, all cores); Ray start-up alone (``ray.init`` of a local Ray, as the
 command does without ``--address``); the Ray render on that running Ray (tasks, one render worker process per task,
-results streamed back); and the whole Ray command (start-up + render + shutdown). Ratios are to the local render. Both
-renders must give byte-identical stores (checked). Prints the load average around each row (the machine may be
-shared) and writes bench/results/ray.json.
+results streamed back); and the whole Ray command (start-up + render + shutdown). Ratios are to the local render. An
+untimed one-scene render warms up first. Both renders must give byte-identical stores (checked). Prints the load
+average around each row (the machine may be shared) and writes bench/results/ray.json.
 """
 
 from __future__ import annotations
@@ -61,6 +61,9 @@ def main() -> None:
         rows.append({"row": name, "wall_s": round(seconds, 2), "load_before": before, "load_after": load()})
 
     try:
+        # untimed: the first render in a process pays one-time costs (imports, part meshes, a cold page cache for
+        # Blender's libraries) that would otherwise land on whichever executor runs first
+        run_render(RenderConfig(**{**base.__dict__, "out": str(work / "warm-up"), "scenes": 1}), progress=False)
         before = load()
         t0 = time.perf_counter()
         local = run_render(RenderConfig(**{**base.__dict__, "out": str(work / "local")}), progress=False)

@@ -49,6 +49,12 @@ def render_steps(
     formats: Annotated[
         str | None, typer.Option("--format", help="Also export the observations: bop,coco (into OUT/bop, OUT/coco).")
     ] = None,
+    executor: Annotated[
+        str, typer.Option(help="local (a worker process here) | ray (Ray tasks; --out on storage all nodes see).")
+    ] = "local",
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster to join: auto | HOST:PORT (default: start a local Ray).")
+    ] = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -76,6 +82,8 @@ def render_steps(
         preset=preset,
         device=device,
         shard=shard,
+        executor=executor,
+        address=address,
     )
     run_and_export(lambda: run_steps(cfg, progress=not quiet), "models", formats)
 

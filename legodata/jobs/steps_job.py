@@ -39,8 +39,8 @@ from legodata.core.spec import RenderSettings
 from legodata.core.units import DEPTH_SCALE_M
 from legodata.errors import LegodataError
 from legodata.jobs.steps_parts import Catalogue, prepare_store, resolve_catalogue
+from legodata.jobs.steps_task import ModelRunner, models_on_ray, note_model
 from legodata.jobs.tally import Tally
-from legodata.jobs.worker_client import WorkerClient, WorkerCrashed
 from legodata.sources.assembly import ModelContext, model_records, obs_dir, page_paths
 from legodata.store.store import Store
 
@@ -71,6 +71,8 @@ class StepsConfig:
     device: str = "auto"
     shard: str = "0/1"
     max_models_per_worker: int = 20
+    executor: str = "local"  # local worker process, or Ray tasks (legodata.jobs.steps_task.models_on_ray)
+    address: str | None = None  # Ray cluster: "auto", HOST:PORT, or None for a local Ray
 
     DATA_FIELDS = (
         "model", "random_builds", "ldraw_dir", "seed", "views", "resolution", "manual_resolution",
@@ -95,6 +97,10 @@ class StepsConfig:
                 raise LegodataError(f"--{name.replace('_', '-')} {lo},{hi}: needs MIN <= MAX (MIN >= 1 for parts)")
         if self.views < 1 or self.seed < 0:
             raise LegodataError("--views must be >= 1 and --seed >= 0")
+        if self.executor not in ("local", "ray"):
+            raise LegodataError(f"--executor {self.executor!r}: use local or ray")
+        if self.address is not None and self.executor != "ray":
+            raise LegodataError(f"--address {self.address!r}: is a Ray cluster address: use it with --executor ray")
         parse_shard(self.shard)
         return self
 
@@ -235,8 +241,11 @@ def _context(cfg: StepsConfig, cat: Catalogue, group: str, a: Assembly, ws: Work
     )
 
 
-def render_model(client, store: Store, cfg: StepsConfig, cat: Catalogue, index: int, group: str, a: Assembly) -> dict:
-    """Render, label and commit one model; returns worker seconds per kind of image."""
+def render_model(
+    client, store: Store, cfg: StepsConfig, cat: Catalogue, index: int, group: str, a: Assembly, append_index=True
+) -> dict:
+    """Render, label and commit one model; returns worker seconds per kind of image. ``append_index=False`` leaves
+    the index to the caller (a Ray driver)."""
     ws, specs = _model_specs(cfg, cat, index, group, a)
     spec_dir = store.root / "specs" / group
     spec_dir.mkdir(parents=True, exist_ok=True)
@@ -257,7 +266,7 @@ def render_model(client, store: Store, cfg: StepsConfig, cat: Catalogue, index: 
     ctx = _context(cfg, cat, group, a, ws, specs)
     records = model_records(ctx, tmp, store.scene_rel(group))
     atomic_write_text(tmp / "assembly.json", _assembly_json(ctx))
-    store.commit_scene(tmp, group, records)
+    store.commit_scene(tmp, group, records, index=append_index)
     timing["labels_s"] += time.perf_counter() - t0
     return dict(timing)
 
@@ -276,9 +285,34 @@ def _assembly_json(ctx: ModelContext) -> str:
     return json.dumps(doc, indent=1)
 
 
+def _models_here(store: Store, cfg: StepsConfig, cat: Catalogue, pending: list, tally, timing, progress) -> int:
+    """Render the models ``pending`` one after another with one worker process; returns the steps rendered."""
+    from tqdm import tqdm
+
+    runner = ModelRunner(store, cfg, cat, store.root / "logs" / "steps-worker.log", max(1, os.cpu_count() or 1))
+    steps = 0
+    try:
+        for i, group, a in tqdm(pending, unit="model", disable=not progress, desc="render-steps", dynamic_ncols=True):
+            steps += note_model(store, tally, timing, runner.run(i, group, a))
+            if tally.all_failing():
+                raise tally.stop_error() from None
+    finally:
+        runner.close()
+    return steps
+
+
 def run_steps(cfg: StepsConfig, progress: bool = True) -> StepsSummary:
     """Render every model of ``cfg`` (this shard's share) into ``cfg.out``; resume where a previous run stopped."""
     cfg = cfg.validate()
+    if cfg.executor == "ray":
+        from legodata.jobs.ray_executor import ray_session
+
+        with ray_session(cfg.address) as ray:
+            return _run_steps(cfg, progress, ray)
+    return _run_steps(cfg, progress)
+
+
+def _run_steps(cfg: StepsConfig, progress: bool, ray=None) -> StepsSummary:
     start = time.monotonic()
     assemblies = make_assemblies(cfg)
     cat = resolve_catalogue(cfg, assemblies)
@@ -288,35 +322,12 @@ def run_steps(cfg: StepsConfig, progress: bool = True) -> StepsSummary:
     mine = [(i, g, a) for i, (g, a) in enumerate(assemblies) if i % n == k]
     pending = [(i, g, a) for i, g, a in mine if not store.is_scene_done(g)]
     tally = Tally("model", len(mine), len(pending), store.root / "failed")
-    from tqdm import tqdm
-
     timing: Counter = Counter()
-    steps = 0
-    client = None
-    threads = max(1, os.cpu_count() or 1)
-    try:
-        for i, group, a in tqdm(pending, unit="model", disable=not progress, desc="render-steps", dynamic_ncols=True):
-            if client is None or client.scenes_done >= cfg.max_models_per_worker * (2 * a.n_steps + 2):
-                if client is not None:
-                    client.close()
-                client = WorkerClient(store.root, store.root / "logs" / "steps-worker.log", threads)
-            try:
-                timing.update(render_model(client, store, cfg, cat, i, group, a))
-                store.clear_failure(group)
-                tally.rendered += 1
-                steps += a.n_steps
-            except Exception as exc:  # one model failing must not stop the run; the reason is kept
-                if isinstance(exc, WorkerCrashed):
-                    client = None
-                reason = f"{type(exc).__name__}: {exc}"
-                store.record_failure(group, reason)
-                tally.fail(group, reason)
-                logger.warning("model %s failed: %s", group, reason)
-                if tally.all_failing():
-                    raise tally.stop_error() from None
-    finally:
-        if client is not None:
-            client.close()
+    if ray is None:
+        steps = _models_here(store, cfg, cat, pending, tally, timing, progress)
+    else:
+        steps = models_on_ray(ray, store, cfg, cat, pending, tally, timing, progress)
+        store.clean_stale_tmp()
     store.rebuild_index()
     return StepsSummary(
         out=str(store.root),

@@ -144,6 +144,8 @@ def _evaluate_store(loaded, run_dir, store_dir: str, split: str, batch_size: int
     from legodata.publish import publish
 
     settings, origin = publish_settings(run_dir)
+    if split == "all":  # the split does not matter then: one split, so the publisher has no empty split to warn of
+        settings["split"] = "0,0,1"
     counts = store_counts(store_dir, loaded[0].name, int(settings["min_px"]))
     if counts["records"] == counts["records_without_mask"]:
         raise LegodataError(f"store {store_dir}: none of its {counts['records']} records has a mask; nothing to score")

@@ -119,12 +119,12 @@ def train_all(args, out: Path, published: dict[str, Path]) -> dict[str, Path]:
 
 
 def evaluate_all(out: Path, runs: dict[str, Path]) -> dict:
-    from legodata.train.evaluate import evaluate_run
+    from legodata.evaluate_store import evaluate_store
 
     scores: dict = {}
     for name, run in runs.items():
         for test in TEST_SETS:
-            r = evaluate_run(run, str(out / "stores" / test), split="all", device="cpu")
+            r = evaluate_store(run, str(out / "stores" / test), split="all", device="cpu")
             keep = ("iou", "n") if name.startswith("mask") else ("median_deg", "acc15", "acc30", "n")
             scores.setdefault(name, {})[test] = {k: r[k] for k in keep}
             print(f"{name} on {test}: {r['summary']}")

@@ -118,9 +118,18 @@ def evaluate_command(
     from legodata.train import torch_module
 
     torch_module()
-    from legodata.train.evaluate import evaluate_run
+    from legodata.train.evaluate import evaluate_run, is_store
 
-    result = evaluate_run(run_dir, dataset, split=split, checkpoint=checkpoint, device=device, limit=limit)
+    if is_store(dataset):
+        from legodata.evaluate_store import evaluate_store
+
+        result = evaluate_store(
+            run_dir, dataset, split=split or "all", checkpoint=checkpoint, device=device, limit=limit
+        )
+    else:
+        result = evaluate_run(
+            run_dir, dataset, split=split or "test", checkpoint=checkpoint, device=device, limit=limit
+        )
     typer.echo(f"{result['task']} {result['split']}: {result['summary']}")
     for name, m in result["per_part"].items():
         values = "  ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in m.items())

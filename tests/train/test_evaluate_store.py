@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 from legodata.cli import app
 from legodata.core.records import Record
 from legodata.errors import LegodataError
+from legodata.evaluate_store import evaluate_store, store_counts
 from legodata.store.store import Store
-from legodata.train.evaluate import evaluate_run, store_counts
+from legodata.train.evaluate import evaluate_run
 from legodata.train.loop import TrainConfig, train
 
 torch = pytest.importorskip("torch")
@@ -53,7 +54,7 @@ def _same(a: dict, b: dict, task: str) -> None:
 def test_store_scores_as_its_published_folder(published, runs, task):
     run = runs[task]
     on_dataset = evaluate_run(run, str(published.out), split="test", device="cpu")
-    on_store = evaluate_run(run, str(published.store.root), split="test", device="cpu")
+    on_store = evaluate_store(run, str(published.store.root), split="test", device="cpu")
     assert on_dataset["n"] > 0
     _same(on_store, on_dataset, task)
     info = on_store["store"]
@@ -64,7 +65,7 @@ def test_store_scores_as_its_published_folder(published, runs, task):
     assert json.loads((run / "eval-test.json").read_text())["n"] == on_dataset["n"]  # not overwritten
 
     # all: every split of the store at once = the splits of the published folder together
-    everything = evaluate_run(run, str(published.store.root), device="cpu")
+    everything = evaluate_store(run, str(published.store.root), device="cpu")
     assert everything["split"] == "all"
     per_split = [evaluate_run(run, str(published.out), split=s, device="cpu") for s in ("train", "validation", "test")]
     assert everything["n"] == sum(r["n"] for r in per_split)
@@ -108,7 +109,7 @@ def test_records_without_a_mask_are_reported(published, runs, tmp_path):
     assert "1 records have no mask" in r.stderr
     saved = json.loads((runs["mask"] / "eval-store-all.json").read_text())
     assert saved["store"]["records_without_mask"] == 1
-    original = evaluate_run(runs["mask"], str(published.store.root), device="cpu")
+    original = evaluate_store(runs["mask"], str(published.store.root), device="cpu")
     _same(saved, original, "mask")  # the photo without a mask changes no score
 
     only = tmp_path / "only"
@@ -117,6 +118,10 @@ def test_records_without_a_mask_are_reported(published, runs, tmp_path):
     _add_maskless_record(bare, "000001")
     bare.rebuild_index()
     with pytest.raises(LegodataError, match="none of its 1 records has a mask"):
-        evaluate_run(runs["mask"], str(only), device="cpu")
+        evaluate_store(runs["mask"], str(only), device="cpu")
     with pytest.raises(LegodataError, match="--split 'everything'"):
-        evaluate_run(runs["mask"], str(root), split="everything", device="cpu")
+        evaluate_store(runs["mask"], str(root), split="everything", device="cpu")
+    with pytest.raises(LegodataError, match="is a store, not a published dataset"):
+        evaluate_run(runs["mask"], str(root), device="cpu")
+    with pytest.raises(LegodataError, match="not a legodata store"):
+        evaluate_store(runs["mask"], str(published.out), device="cpu")

@@ -1,11 +1,13 @@
 """``render --executor ray`` on a real local Ray (started once for the module): the store equals a local
 ``--workers 1`` render of the same seed byte for byte; a task whose process is killed mid-scene is retried by Ray
-and leaves no partial scene; a second run renders nothing."""
+and leaves no partial scene; a second run renders nothing; Ctrl-C stops the command, its render workers included."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -141,3 +143,37 @@ def test_task_killed_mid_scene_is_retried_without_partial_scenes(ray_cluster, re
     assert {p: p.stat().st_mtime_ns for p in store.scene_dir("000000").rglob("*")} == first  # not rendered again
     assert not list((out / ".tmp").iterdir())  # the killed task's temp scene is gone
     assert not list((out / "failed").iterdir())
+
+
+def render_workers_of(out: Path) -> list[psutil.Process]:
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        line = " ".join(p.info["cmdline"] or [])
+        if WORKER_MODULE in line and str(out) in line:
+            found.append(p)
+    return found
+
+
+def test_ctrl_c_stops_the_ray_command_and_its_workers(tmp_path):
+    out = tmp_path / "store"
+    args = ["--scenes", "4", "--views", "2", "--resolution", "64", "--seed", "5", "--parts", "3003,3039"]
+    args += ["--parts-per-scene", "2,2", "--preset", "fast", "--executor", "ray", "--quiet"]
+    cmd = [sys.executable, "-m", "legodata.cli", "render", "--out", str(out), *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # its own local Ray
+    deadline = time.monotonic() + TIMEOUT_S
+    while not (out.exists() and Store(out).scene_ids()):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    workers = render_workers_of(out)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and err.strip().splitlines()[-1].endswith("re-run the same command to resume")
+    _, alive = psutil.wait_procs(workers, timeout=30)
+    assert not alive
+    done = Store(out).scene_ids()
+    assert 1 <= len(done) < 4
+    assert_whole_scenes(Store(out))
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert again.returncode == 0 and f"{len(done)} already done" in again.stdout, again.stderr
+    assert Store(out).scene_ids() == ["000000", "000001", "000002", "000003"]
+    assert not list((out / ".tmp").iterdir())

@@ -46,7 +46,11 @@ def _args(argv):
     p.add_argument("--preset", default="fast")
     p.add_argument("--backgrounds", default=None, help="folder of images for the randomised training store")
     p.add_argument("--workers", type=int, default=1, help="render worker processes")
-    p.add_argument("--minutes", type=float, default=0.5, help="training budget per model")
+    p.add_argument("--minutes", type=float, default=0.5, help="training budget per model (wall clock)")
+    p.add_argument(
+        "--epochs", type=int, default=None,
+        help="budget in epochs instead of minutes: the same samples seen by both models, whatever the machine's load",
+    )  # fmt: skip
     p.add_argument("--mask-size", type=int, default=128)
     p.add_argument("--rot-size", type=int, default=64)
     p.add_argument("--crop-size", type=int, default=128, help="published crop size")
@@ -108,7 +112,8 @@ def train_all(args, out: Path, published: dict[str, Path]) -> dict[str, Path]:
             if (run / "metrics.json").is_file():
                 continue
             cfg = TrainConfig(
-                task=task, dataset=str(published[domain]), out=str(run), epochs=100_000, max_minutes=args.minutes,
+                task=task, dataset=str(published[domain]), out=str(run), epochs=args.epochs or 100_000,
+                max_minutes=None if args.epochs else args.minutes,
                 image_size=args.mask_size if task == "mask" else args.rot_size, seed=args.seed, device="cpu",
                 quiet=True,
             )  # fmt: skip

@@ -12,7 +12,8 @@ runs through the public API (one worker), so start-up, masks, depth, PNGs and al
 Wall time outside the beauty pass = wall - the worker's ``render_rgb`` seconds. It is split into the worker's
 ``build`` + ``physics``, ``masks`` (z-buffer time the beauty pass did not hide) or ``render_data`` (the Cycles data
 pass of ``--ab-masks`` rows), ``write`` (PNGs), and the rest: starting the worker (Blender, BlenderProc), sampling
-specs, the parent's records (a silhouette per part and view) and commits.
+specs and the parts' symmetry groups (every run), the parent's records (a silhouette per part and view) and
+commits. Importing the render job (once per process) is done before the first row, so no row pays for it.
 """
 
 from __future__ import annotations
@@ -170,6 +171,8 @@ def main() -> None:
     parser.add_argument("--memory-preset", default="fast")
     parser.add_argument("--keep", help="keep the rendered stores in this directory")
     args = parser.parse_args()
+
+    import legodata.jobs.render_job  # noqa: F401  (its imports, ~1 s once per process, would land on the first row)
 
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="legodata-bench-"))
     results: dict = {"resolution": args.resolution, "views": args.views, "load_at_start": load(), "presets": []}

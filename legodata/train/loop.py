@@ -15,7 +15,6 @@ import json
 import logging
 import math
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,9 @@ from legodata.errors import LegodataError, require
 from legodata.train import data, streaming
 from legodata.train.checkpoint import CHECKPOINT_FORMAT, initial_weights, read_checkpoint, save_checkpoint
 from legodata.train.config import TrainConfig, config_from_dict
+from legodata.train.epoch import Clock, format_times, run_times, time_summary, train_epoch, update_policy
 from legodata.train.models import build_model, load_weights
-from legodata.train.tasks import Task, get_task, to_device, torch
+from legodata.train.tasks import Task, get_task, torch
 
 __all__ = ["TrainConfig", "config_from_dict", "pick_device", "prepare", "read_checkpoint", "train", "update_policy"]
 
@@ -81,7 +81,7 @@ def init_distributed(device_name: str) -> tuple[Dist, Any]:
 # --- the loop -------------------------------------------------------------------------------------------------------
 
 
-def _loader(ds, batch_size: int, dist: Dist, seed: int, workers: int, shuffle: bool):
+def _loader(ds, batch_size: int, dist: Dist, seed: int, workers: int, shuffle: bool, device=None):
     if isinstance(ds, streaming.StreamDataset):  # --streaming: it shuffles and shards itself
         return streaming.stream_loader(ds, batch_size, workers), ds
     utils = torch.utils.data
@@ -95,7 +95,9 @@ def _loader(ds, batch_size: int, dist: Dist, seed: int, workers: int, shuffle: b
         sampler=sampler,
         num_workers=workers,
         drop_last=per_rank > batch_size,  # no ragged last batch (BatchNorm) unless it is the only one
-        pin_memory=False,
+        pin_memory=device is not None and device.type == "cuda",  # page-locked batches copy to the GPU asynchronously
+        persistent_workers=workers > 0,  # no worker start-up (and copy of the samples) per epoch
+        prefetch_factor=4 if workers > 0 else None,
     )
     return loader, sampler
 
@@ -161,26 +163,6 @@ class _Run:
         return self.samples.get(split) is not None and len(self.samples[split]) > 0
 
 
-@dataclass
-class _Clock:
-    """Wall-clock budget (``--max-minutes``) and the training throughput."""
-
-    budget_s: float | None
-    start: float = field(default_factory=time.monotonic)
-    train_seconds: float = 0.0
-    seen: int = 0  # training samples over all processes
-
-    def progress(self, step: int, total_steps: int) -> float:
-        """Fraction of the run done: by steps, or by the clock when that is further."""
-        done = step / total_steps
-        if self.budget_s:
-            done = max(done, (time.monotonic() - self.start) / self.budget_s)
-        return done
-
-    def out_of_time(self) -> bool:
-        return bool(self.budget_s) and time.monotonic() - self.start > self.budget_s
-
-
 def train(cfg: TrainConfig, task: Task | None = None) -> dict:
     """Train, checkpoint, evaluate on validation each epoch and on test at the end; returns ``metrics.json``."""
     cfg = cfg.validate()
@@ -196,21 +178,21 @@ def train(cfg: TrainConfig, task: Task | None = None) -> dict:
 def _train(task: Task, cfg: TrainConfig, dist: Dist, device) -> dict:
     run = _start(task, cfg, dist, device)
     train_ds = task.torch_dataset(run.samples["train"], train=True, seed=cfg.seed, augment=cfg.augment)
-    loader, sampler = _loader(train_ds, cfg.batch_size, dist, cfg.seed, cfg.workers, shuffle=True)
+    loader, sampler = _loader(train_ds, cfg.batch_size, dist, cfg.seed, cfg.workers, shuffle=True, device=device)
     total_steps = max(1, cfg.epochs * len(loader))
     if dist.main:
         run.run_dir.mkdir(parents=True, exist_ok=True)
         info = {"train": cfg.to_json(), "model": run.model_config, "world_size": dist.world}
         info["data"] = {"kind": type(train_ds).__name__, "train_samples_per_epoch": len(run.samples["train"])}
         (run.run_dir / "config.json").write_text(json.dumps(info, indent=2) + "\n")
-    clock = _Clock(cfg.max_minutes * 60 if cfg.max_minutes else None)
+    clock = Clock(cfg.max_minutes * 60 if cfg.max_minutes else None)
     out_of_time = False
     for epoch in range(run.epochs_done, cfg.epochs):
         sampler.set_epoch(epoch)
         train_ds.set_epoch(epoch)
-        entry, out_of_time = _train_epoch(run, loader, epoch, total_steps, clock)
+        entry, out_of_time, timer = train_epoch(run, loader, epoch, total_steps, clock, lambda p: cfg.lr * _schedule(p))
         if dist.main:
-            _end_epoch(run, entry)
+            _end_epoch(run, entry, timer)
         dist.barrier()
         if out_of_time:
             break
@@ -269,62 +251,19 @@ def _restore(run: _Run) -> None:
     run.best_score, run.step = ckpt["best_score"], ckpt["step"]
 
 
-def update_policy(run: _Run, batch: dict, lr: float) -> float:
-    """One optimisation step on ``batch`` at learning rate ``lr`` (mixed precision on CUDA); returns the loss."""
-    for group in run.optimiser.param_groups:
-        group["lr"] = lr
-    batch = to_device(batch, run.device, run.task.channels_last)
-    with torch.autocast(device_type=run.device.type, dtype=torch.float16, enabled=run.amp):
-        loss = run.task.loss(run.net, batch)
-    run.optimiser.zero_grad(set_to_none=True)
-    run.scaler.scale(loss).backward()
-    run.scaler.step(run.optimiser)
-    run.scaler.update()
-    run.step += 1
-    return float(loss.detach())
-
-
-def _train_epoch(run: _Run, loader, epoch: int, total_steps: int, clock: _Clock) -> tuple[dict, bool]:
-    """One pass over ``loader`` (cut short by the time budget); returns the history entry and whether time ran out."""
-    from tqdm.auto import tqdm
-
-    cfg = run.cfg
-    run.net.train()
-    t_epoch, loss_sum, n_batches, out_of_time = time.monotonic(), 0.0, 0, False
-    desc = f"{run.task.name} epoch {epoch + 1}/{cfg.epochs}"
-    bar = tqdm(loader, desc=desc, disable=cfg.quiet or not run.dist.main, leave=False)
-    for batch in bar:
-        n = len(next(iter(batch.values())))
-        loss_sum += update_policy(run, batch, cfg.lr * _schedule(clock.progress(run.step, total_steps)))
-        n_batches += 1
-        clock.seen += n * run.dist.world
-        bar.set_postfix_str(f"loss {loss_sum / n_batches:.4f}{run.val_text}")
-        if clock.out_of_time():
-            out_of_time = True
-            break
-    bar.close()
-    seconds = time.monotonic() - t_epoch
-    clock.train_seconds += seconds
-    entry = {
-        "epoch": epoch + 1,
-        "step": run.step,
-        "train_loss": loss_sum / max(n_batches, 1),
-        "lr": run.optimiser.param_groups[0]["lr"],
-        "seconds": seconds,
-    }
-    return entry, out_of_time
-
-
-def _end_epoch(run: _Run, entry: dict) -> None:
+def _end_epoch(run: _Run, entry: dict, timer) -> None:
     """Rank 0 after each epoch: validate, keep ``last.pt`` (and ``best.pt``), log one line, redraw the curves."""
     task, cfg = run.task, run.cfg
+    timer.reset()
     if run.has("validation"):
         val = task.evaluate(run.model, run.samples["validation"], run.device, cfg.batch_size)
+        timer.lap("evaluation")
         entry["validation"] = {k: v for k, v in val.items() if k != "per_part"}
         score = task.score(val)
         run.val_text = f" | val {task.summary(val)}"
     else:
         score = -entry["train_loss"]
+    entry["time"] = time_summary(timer.seconds, entry["seconds"] + timer.seconds["evaluation"], entry["samples"])
     run.history.append(entry)
     is_best = score > run.best_score
     run.best_score = max(run.best_score, score)
@@ -334,6 +273,7 @@ def _end_epoch(run: _Run, entry: dict) -> None:
     if is_best:
         save_checkpoint(run.best_path, payload)
     logger.info("%s epoch %d/%d: loss %.4f%s", task.name, entry["epoch"], cfg.epochs, entry["train_loss"], run.val_text)
+    logger.info("%s epoch %d: %s", task.name, entry["epoch"], format_times(entry["time"]))
     write_curves(run.history, run.run_dir / "curves.png", task)
 
 
@@ -353,7 +293,7 @@ def _checkpoint(run: _Run) -> dict:
     }
 
 
-def _finish(run: _Run, clock: _Clock, out_of_time: bool) -> dict:
+def _finish(run: _Run, clock: Clock, out_of_time: bool) -> dict:
     """Rank 0 at the end: reload the best weights, score validation and test, write ``metrics.json``."""
     task, cfg = run.task, run.cfg
     best = read_checkpoint(run.best_path if run.best_path.is_file() else run.last_path)
@@ -366,6 +306,7 @@ def _finish(run: _Run, clock: _Clock, out_of_time: bool) -> dict:
         "train_samples_per_s": clock.seen / clock.train_seconds if clock.train_seconds else None,
         "stopped_by_time_budget": out_of_time,
         "world_size": run.dist.world,
+        "time": run_times(run.history),
         "history": run.history,
     }
     if run.has("validation"):

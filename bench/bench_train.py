@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rot-batch", type=int, default=32)
     p.add_argument("--only", choices=["mask", "rot"], default=None)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
 
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             task=task, dataset=dataset, out=str(run), epochs=10_000, max_minutes=minutes, seed=args.seed,
             image_size=args.mask_size if task == "mask" else args.rot_size,
             batch_size=args.mask_batch if task == "mask" else args.rot_batch,
-            lr=2e-3 if task == "mask" else 1e-3, quiet=args.quiet,
+            lr=2e-3 if task == "mask" else 1e-3, quiet=args.quiet, workers=args.workers,
         )  # fmt: skip
         t = time.monotonic()
         result = train(cfg)
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             "samples_per_s": result["train_samples_per_s"],
             "test": {k: v for k, v in test.items() if k != "per_part"},
             "per_part": test.get("per_part", {}),
+            "time": result.get("time"),
         }
         report[task] = entry
         if task == "mask":
@@ -90,10 +92,22 @@ def main(argv: list[str] | None = None) -> int:
                 f"acc@30 {test.get('acc30', nan):.3f} over {test.get('n', 0)} crops, {entry['epochs']} epochs, "
                 f"{entry['samples_per_s']:.1f} samples/s"
             )
+    print(time_table(report, tasks))
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"written {out / 'bench.json'}")
     return 0
+
+
+def time_table(report: dict, tasks: list[str]) -> str:
+    """Markdown table: samples/s and the share of wall time per phase, one row per model."""
+    phases = ("data", "forward", "backward", "evaluation", "other")
+    rows = ["| model | samples/s | " + " | ".join(phases) + " |", "|---" * (len(phases) + 2) + "|"]
+    for task in tasks:
+        t = report[task].get("time") or {}
+        shares = " | ".join(f"{100 * (t.get(f'{p}_share') or 0):.1f} %" for p in phases)
+        rows.append(f"| {task} | {t.get('samples_per_s') or 0:.1f} | {shares} |")
+    return "\n".join(rows)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,13 @@ _Seed = Annotated[int, seed_option("Random seed: same seed, same run on CPU.")]
 _Device = Annotated[str, device_option("auto (CUDA + mixed precision if present) | cpu | cuda.")]
 _Augment = Annotated[bool, typer.Option(help="Random in-plane rotation with the matching label.")]
 _Resume = Annotated[bool, typer.Option("--resume", help="Continue the run in --out from last.pt.")]
-_Weights = Annotated[str | None, typer.Option(help="Initial weights: a checkpoint or state dict of this model.")]
+_Weights = Annotated[
+    str | None,
+    typer.Option(
+        help="Initial weights: a checkpoint of this command (parts and colours matched by name, new ones start "
+        "fresh) or a state dict of this model."
+    ),
+]
 _Limit = Annotated[int | None, typer.Option(help="Use at most this many dataset rows per split.")]
 _Minutes = Annotated[float | None, typer.Option("--max-minutes", help="Stop training after this many minutes.")]
 _Workers = Annotated[int, typer.Option(help="DataLoader worker processes.")]

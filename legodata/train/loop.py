@@ -21,9 +21,10 @@ from typing import Any
 
 from legodata.errors import LegodataError, require
 from legodata.train import data, streaming
-from legodata.train.checkpoint import CHECKPOINT_FORMAT, initial_weights, read_checkpoint, save_checkpoint
+from legodata.train.checkpoint import CHECKPOINT_FORMAT, read_checkpoint, save_checkpoint
 from legodata.train.config import TrainConfig, config_from_dict
 from legodata.train.epoch import Clock, format_times, run_times, time_summary, train_epoch, update_policy
+from legodata.train.finetune import initial_weights
 from legodata.train.models import build_model, load_weights
 from legodata.train.tasks import Task, get_task, torch
 
@@ -146,6 +147,7 @@ class _Run:
     history: list = field(default_factory=list)
     best_score: float = -math.inf
     val_text: str = ""  # the last validation summary, shown on the progress bar and in the epoch line
+    weights: dict | None = None  # what --weights kept (legodata.train.finetune.WeightsReport)
 
     @property
     def amp(self) -> bool:
@@ -184,6 +186,8 @@ def _train(task: Task, cfg: TrainConfig, dist: Dist, device) -> dict:
         run.run_dir.mkdir(parents=True, exist_ok=True)
         info = {"train": cfg.to_json(), "model": run.model_config, "world_size": dist.world}
         info["data"] = {"kind": type(train_ds).__name__, "train_samples_per_epoch": len(run.samples["train"])}
+        if run.weights:
+            info["weights"] = run.weights
         (run.run_dir / "config.json").write_text(json.dumps(info, indent=2) + "\n")
     clock = Clock(cfg.max_minutes * 60 if cfg.max_minutes else None)
     out_of_time = False
@@ -222,11 +226,11 @@ def _start(task: Task, cfg: TrainConfig, dist: Dist, device) -> _Run:
     model = build_model(model_config).to(device)
     if task.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    if cfg.weights and not cfg.resume:
-        initial_weights(model, cfg.weights)
+    weights = initial_weights(model, model_config, cfg.weights).to_json() if cfg.weights and not cfg.resume else None
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
     run = _Run(task, cfg, dist, device, run_dir, model, model, model_config, optimiser, scaler, samples)
+    run.weights = weights
     if cfg.resume:
         _restore(run)
     if dist.world > 1:

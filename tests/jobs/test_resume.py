@@ -76,7 +76,7 @@ def test_shards_split_the_scenes_and_fill_one_directory(tmp_path):
     single = tmp_path / "single"
     assert run_cli(single, "--scenes", "4").returncode == 0
     for sid in store.scene_ids():
-        assert (out / "specs" / f"{sid}.json").read_text() == (single / "specs" / f"{sid}.json").read_text()
+        assert store.spec_path(sid).read_text() == Store(single).spec_path(sid).read_text()
 
 
 def test_a_run_where_every_scene_fails_stops_early_with_one_line(tmp_path):

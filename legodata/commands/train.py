@@ -59,9 +59,16 @@ _EpochSamples = Annotated[
     int | None, typer.Option(help="With --streaming: samples per epoch (default: one pass over the train split).")
 ]
 _Buffer = Annotated[int, typer.Option(help="With --streaming: rows in the shuffle buffer.")]
+_Query = Annotated[
+    str,
+    typer.Option(
+        help="id: the query is (part id, colour); image: a reference image of the part (in training, the part's "
+        "crop from another scene)."
+    ),
+]
 
 
-def _add_train_command(task: str, doc: str, image_size_help: str, augment: bool) -> None:
+def _add_train_command(task: str, doc: str, image_size_help: str, augment: bool, extra: tuple = ()) -> None:
     """Add ``train-<task>``: DATASET, --out and the TrainConfig fields below as flags (``--augment`` only where the
     task augments), each defaulting to what TrainConfig holds for ``task`` when given no settings."""
     defaults = TrainConfig(task=task, dataset="", out="")
@@ -70,7 +77,7 @@ def _add_train_command(task: str, doc: str, image_size_help: str, augment: bool)
         ("lr", _Lr), ("seed", _Seed), ("device", _Device), *([("augment", _Augment)] if augment else []),
         ("resume", _Resume), ("weights", _Weights), ("limit", _Limit), ("max_minutes", _Minutes),
         ("workers", _Workers), ("streaming", _Streaming), ("epoch_samples", _EpochSamples),
-        ("shuffle_buffer", _Buffer), ("quiet", Quiet),
+        ("shuffle_buffer", _Buffer), *extra, ("quiet", Quiet),
     ]  # fmt: skip
     arg = inspect.Parameter.POSITIONAL_OR_KEYWORD
     params = [inspect.Parameter("dataset", arg, annotation=_Dataset), inspect.Parameter("out", arg, annotation=_Out)]
@@ -91,6 +98,7 @@ _add_train_command(
     "Train the masking model: image + query (part id, colour) -> mask of that part (config 'scenes').",
     "Scenes are resized to this square size (multiple of 16).",
     augment=False,
+    extra=(("query", _Query),),
 )
 _add_train_command(
     "rot",

@@ -52,6 +52,7 @@ class TrainConfig:
     streaming: bool = False  # read the train split with load_dataset(..., streaming=True): never all on disk
     epoch_samples: int | None = None  # streaming: training samples per epoch (default: one pass, as counted first)
     shuffle_buffer: int = 1000  # streaming: samples shuffled in a buffer of this many rows (and shard order)
+    query: str = "id"  # mask: id (part, colour) | image (a reference image of the part)
     quiet: bool = False
 
     def __post_init__(self) -> None:
@@ -77,6 +78,10 @@ class TrainConfig:
         for name, ok, hint in checks:
             if not ok:
                 raise LegodataError(f"--{name.replace('_', '-')} {getattr(self, name)!r}: {hint}")
+        if self.query not in ("id", "image") or (self.query != "id" and self.task != "mask"):
+            raise LegodataError(f"--query {self.query!r}: expected id or image (train-mask only)")
+        if self.query == "image" and self.streaming:
+            raise LegodataError("--query image draws references from other scenes of the train split: drop --streaming")
         if self.epoch_samples is not None and not self.streaming:
             raise LegodataError(
                 f"--epoch-samples {self.epoch_samples}: only with --streaming (else an epoch is a pass)"

@@ -40,6 +40,7 @@ from legodata.train.samples import (
     colour_rgb,
     parts_vocab,
     scenes_vocab,
+    with_references,
 )
 
 __all__ = [
@@ -71,6 +72,7 @@ __all__ = [
     "rotation_input",
     "rz",
     "scenes_vocab",
+    "with_references",
 ]
 
 
@@ -104,20 +106,29 @@ class _EpochDataset:
 
 
 class MaskTorchDataset(_EpochDataset):
-    """Mask queries as tensors."""
+    """Mask queries as tensors; with reference crops in the samples also ``ref``, the image query (another scene's
+    crop of the part: random per (seed, epoch, index) with ``augment``, else fixed)."""
 
     samples: MaskSamples
+
+    def __init__(self, samples: MaskSamples, augment: bool = False, seed: int = 0, references: bool = True) -> None:
+        super().__init__(samples)
+        self.augment, self.seed, self.references = augment, seed, references
 
     def __getitem__(self, q: int) -> dict:
         torch = require("torch", "train")
         s = self.samples
-        return {
+        item = {
             "image": image_tensor(s.images[s.scene[q]]),
             "part": torch.tensor(s.part[q]),
             "colour": torch.tensor(s.colour[q]),
             "colour_rgb": torch.from_numpy(s.colour_rgb[q].copy()),
             "target": torch.from_numpy(s.target(q)[None].astype(np.float32)),
         }
+        if self.references:
+            rng = np.random.default_rng([self.seed, self.epoch, q]) if self.augment else None
+            item["ref"] = image_tensor(s.reference(q, rng))
+        return item
 
 
 class RotationTorchDataset(_EpochDataset):
@@ -147,11 +158,14 @@ class RotationTorchDataset(_EpochDataset):
         }
 
 
-def make_mask_dataset(samples: MaskSamples, augment: bool = False, seed: int = 0) -> MaskTorchDataset:
-    """The masking samples as tensors. They are not augmented: ``augment`` and ``seed`` are accepted so that both
-    ``make_*_dataset`` are called alike. A train stream (``--streaming``) becomes its IterableDataset."""
+def make_mask_dataset(
+    samples: MaskSamples, augment: bool = False, seed: int = 0, references: bool = True
+) -> MaskTorchDataset:
+    """The masking samples as tensors; ``augment`` draws the image query's reference at random (the images are
+    not augmented; ``references=False`` leaves the reference out). A train stream (``--streaming``) becomes its
+    IterableDataset."""
     stream = _stream_dataset(samples)
-    return stream if stream is not None else MaskTorchDataset(samples)
+    return stream if stream is not None else MaskTorchDataset(samples, augment, seed, references)
 
 
 def make_rotation_dataset(samples: RotationSamples, augment: bool = False, seed: int = 0) -> RotationTorchDataset:

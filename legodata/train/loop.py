@@ -26,7 +26,7 @@ from legodata.train.config import TrainConfig, config_from_dict
 from legodata.train.epoch import Clock, format_times, run_times, time_summary, train_epoch, update_policy
 from legodata.train.finetune import initial_weights
 from legodata.train.models import build_model, load_weights
-from legodata.train.tasks import Task, get_task, torch
+from legodata.train.tasks import Task, get_task, task_options, torch
 
 __all__ = ["TrainConfig", "config_from_dict", "pick_device", "prepare", "read_checkpoint", "train", "update_policy"]
 
@@ -168,7 +168,7 @@ class _Run:
 def train(cfg: TrainConfig, task: Task | None = None) -> dict:
     """Train, checkpoint, evaluate on validation each epoch and on test at the end; returns ``metrics.json``."""
     cfg = cfg.validate()
-    task = task or get_task(cfg.task)
+    task = task or get_task(cfg.task, **task_options(cfg))
     dist, device = init_distributed(cfg.device)
     try:
         return _train(task, cfg, dist, device)

@@ -106,13 +106,41 @@ class QueryEncoder(nn.Module):
         return self.mlp(self.part(part) + self.colour(colour) + self.rgb(colour_rgb))
 
 
-class MaskUNet(nn.Module):
-    """U-Net whose every level is FiLM-modulated by the query; one logit per pixel (the queried part's mask)."""
+class ReferenceEncoder(nn.Module):
+    """Reference image of the part (B, 3, R, R) -> conditioning vector: a small strided CNN, mean- and max-pooled."""
 
-    def __init__(self, n_parts: int, n_colours: int, base: int = 16, depth: int = 4, cond_dim: int = 64) -> None:
+    def __init__(self, dim: int, width: int = 16) -> None:
+        super().__init__()
+        layers, cin = [], 3
+        for c in (width, 2 * width, 4 * width):
+            layers += [nn.Conv2d(cin, c, 3, stride=2, padding=1, bias=False), BatchNorm2d(c), nn.ReLU(inplace=True)]
+            cin = c
+        layers += [nn.Conv2d(cin, dim, 3, padding=1), nn.ReLU(inplace=True)]
+        self.features = nn.Sequential(*layers)
+        self.mlp = nn.Sequential(nn.Linear(2 * dim, dim), nn.ReLU(), nn.Linear(dim, dim), nn.ReLU())
+
+    def forward(self, ref):
+        f = self.features(ref)
+        return self.mlp(torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3))], dim=1))
+
+
+QUERY_MODES = ("id", "image")
+
+
+class MaskUNet(nn.Module):
+    """U-Net whose every level is FiLM-modulated by the query; one logit per pixel (the queried part's mask).
+
+    The query is (part, colour) with ``query="id"``, or a reference image of the part with ``query="image"``."""
+
+    def __init__(
+        self, n_parts: int, n_colours: int, base: int = 16, depth: int = 4, cond_dim: int = 64, query: str = "id"
+    ) -> None:
         super().__init__()
         chans = [base * 2**i for i in range(depth + 1)]
-        self.query = QueryEncoder(n_parts, n_colours, cond_dim)
+        if query not in QUERY_MODES:
+            raise LegodataError(f"mask model query {query!r}: expected one of {', '.join(QUERY_MODES)}")
+        self.query_mode = query
+        self.query = QueryEncoder(n_parts, n_colours, cond_dim) if query == "id" else ReferenceEncoder(cond_dim)
         self.down = nn.ModuleList()
         self.down_film = nn.ModuleList()
         cin = 3
@@ -131,11 +159,16 @@ class MaskUNet(nn.Module):
         self.head = nn.Conv2d(cin, 1, 1)
         self.multiple = 2**depth
 
-    def forward(self, image, part, colour, colour_rgb):
+    def forward(self, image, part, colour, colour_rgb, ref=None):
         h, w = image.shape[-2:]
         if h % self.multiple or w % self.multiple:
             raise LegodataError(f"image size {h}x{w}: the mask model needs multiples of {self.multiple}")
-        cond = self.query(part, colour, colour_rgb)
+        if self.query_mode == "image":
+            if ref is None:
+                raise LegodataError("this mask model is queried by a reference image of the part: give one")
+            cond = self.query(ref)
+        else:
+            cond = self.query(part, colour, colour_rgb)
         skips = []
         x = image
         for i, (block, film) in enumerate(zip(self.down, self.down_film)):
@@ -226,6 +259,7 @@ def build_model(model_config: dict[str, Any]):
             n_colours=len(model_config["colour_codes"]),
             base=model_config.get("base", 16),
             depth=model_config.get("depth", 4),
+            query=model_config.get("query", "id"),
         )
     if kind == "rot":
         return RotationNet(

@@ -138,9 +138,21 @@ class MaskSamples:
     instance_ids: list[tuple[int, ...]]  # (Q,) instances matching the query
     part_names: list[str]
     record_ids: list[str]
+    ref_crops: np.ndarray | None = None  # (Q, R, R, 3) uint8: each query's own masked crop (references.py)
+    ref_choices: list[np.ndarray] | None = None  # (Q,) queries whose crop may be the reference of each query
+    # both made by with_references() on first use: only the image query needs them
 
     def __len__(self) -> int:
         return len(self.scene)
+
+    def reference(self, q: int, rng: np.random.Generator | None = None) -> np.ndarray:
+        """The reference image of query ``q`` (the image query): the crop of the same part and colour in another
+        scene, random with ``rng``, else a fixed one."""
+        from legodata.train.references import pick_reference
+
+        if self.ref_crops is None:
+            with_references(self)
+        return self.ref_crops[pick_reference(self.ref_choices[q], q, rng)]
 
     def target(self, q: int) -> np.ndarray:
         return np.isin(self.labels[self.scene[q]], self.instance_ids[q])
@@ -189,6 +201,15 @@ def build_mask_samples(ds, vocab: Vocab, image_size: int, limit: int | None = No
         part_names=list(vocab.part_names),
         record_ids=record_ids,
     )
+
+
+def with_references(samples: MaskSamples) -> MaskSamples:
+    """``samples`` with the reference crops of the image query (:mod:`legodata.train.references`)."""
+    from legodata.train.references import query_crops, reference_choices
+
+    samples.ref_crops = query_crops(samples.images, samples.labels, samples.scene, samples.instance_ids)
+    samples.ref_choices = reference_choices(samples.part, samples.colour, samples.scene)
+    return samples
 
 
 # --- rotation model samples -----------------------------------------------------------------------------------------

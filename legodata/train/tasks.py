@@ -76,26 +76,40 @@ class Task:
 
 
 class MaskTask(Task):
+    """``query="id"``: the query is (part, colour); ``"image"``: a reference image of the part (another scene's crop
+    of the same part and colour, :mod:`legodata.train.references`)."""
+
     name = "mask"
     dataset = SCENES
     score_key = "iou"
     channels_last = True
 
+    def __init__(self, query: str = "id") -> None:
+        self.query = query
+
+    def torch_dataset(self, samples, train: bool, seed: int, augment: bool):
+        """Queries as tensors; the reference image (drawn at random in training) only for the image query."""
+        if self.query == "image" and hasattr(samples, "ref_crops"):
+            data.with_references(samples)  # once, before DataLoader workers copy the samples
+        return data.make_mask_dataset(samples, augment=train, seed=seed, references=self.query == "image")
+
     def model_config(self, vocab, base):
-        return {"kind": "mask", "base": base or 16, "depth": 4, **vocab.to_json()}
+        extra = {} if self.query == "id" else {"query": self.query}  # id runs' configs stay as they were
+        return {"kind": "mask", "base": base or 16, "depth": 4, **extra, **vocab.to_json()}
 
     def loss(self, model, batch):
-        logits = model(batch["image"], batch["part"], batch["colour"], batch["colour_rgb"])
+        logits = model(batch["image"], batch["part"], batch["colour"], batch["colour_rgb"], batch.get("ref"))
         return bce_dice_loss(logits.float(), batch["target"])
 
     @torch.no_grad()
     def predict(self, model, samples, idx, device, batch_size):
-        ds = data.make_mask_dataset(samples)
+        image_query = getattr(getattr(model, "module", model), "query_mode", "id") == "image"
+        ds = data.make_mask_dataset(samples, references=image_query)
         out = []
         for start in range(0, len(idx), batch_size):
             items = [ds[int(i)] for i in idx[start : start + batch_size]]
             batch = to_device({k: torch.stack([it[k] for it in items]) for k in items[0]}, device, self.channels_last)
-            logits = model(batch["image"], batch["part"], batch["colour"], batch["colour_rgb"])
+            logits = model(batch["image"], batch["part"], batch["colour"], batch["colour_rgb"], batch.get("ref"))
             out.append((logits[:, 0] > 0).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, 1, 1), bool)
 
@@ -181,5 +195,11 @@ class RotationTask(Task):
 TASKS = {"mask": MaskTask, "rot": RotationTask}
 
 
-def get_task(name: str) -> Task:
-    return TASKS[name]()
+def get_task(name: str, **options) -> Task:
+    """The task ``name`` (``mask`` takes ``query``)."""
+    return TASKS[name](**options)
+
+
+def task_options(cfg) -> dict:
+    """The :func:`get_task` options of a :class:`~legodata.train.config.TrainConfig`."""
+    return {"query": cfg.query} if cfg.task == "mask" else {}

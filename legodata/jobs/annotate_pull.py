@@ -165,7 +165,7 @@ def write_store(tasks: list[dict], ctx: Context, out: str | Path, meta: dict[str
             groups[name].commit(symmetries, summary)
         _write_rejected(store.root, rejected)
         summary.rejected_total = len(rejected)
-        store.rebuild_index()
+        store.sync_index()
     return summary
 
 

@@ -30,7 +30,7 @@ from legodata.runlog.episode import Problem
 from legodata.runlog.events import FORMAT_NAME, FORMAT_VERSION, Header
 from legodata.runlog.reader import LogReader
 from legodata.sources.robot_log import Catalogue, EpisodeRecords, iter_episode_records
-from legodata.store.store import RECORDS, Store
+from legodata.store.store import Store
 
 QUARANTINE = "quarantine.jsonl"
 EPISODE_INFO = "episode.json"
@@ -172,9 +172,7 @@ def _run_import(log_dir, out, strict: bool, ldraw_dir, link: bool, progress: boo
             store = _open_store(out, reader, catalogue, hashlib.sha256(reader._header_raw).hexdigest())
         summary.lines, summary.events = reader.lines, reader.events
         summary.peak_rss_mb_before_index = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        changed = summary.episodes_imported + summary.episodes_replaced
-        if changed or not (store.root / RECORDS).is_file():  # an unchanged store keeps its index as it is
-            store.rebuild_index()
+        store.sync_index()  # episodes were appended as they were committed; this only repairs a killed run
         summary.quarantine = str(store.root / QUARANTINE)
     summary.wall_s = time.monotonic() - start
     return summary

@@ -181,7 +181,7 @@ def _run(cfg: RenderConfig, progress: bool, ray=None) -> RenderSummary:
 
         render_pending_on_ray(ray, job, pending, tally, progress)
         store.clean_stale_tmp()  # temp scenes of task processes Ray killed (their retries rendered the scenes)
-    store.rebuild_index()
+    store.sync_index()  # appended scene by scene; this only repairs what a killed run left
     frames = tally.rendered * cfg.views
     return RenderSummary(out=str(store.root), frames_rendered=frames, wall_s=time.monotonic() - start, **tally.counts())
 

@@ -328,7 +328,7 @@ def _run_steps(cfg: StepsConfig, progress: bool, ray=None) -> StepsSummary:
     else:
         steps = models_on_ray(ray, store, cfg, cat, pending, tally, timing, progress)
         store.clean_stale_tmp()
-    store.rebuild_index()
+    store.sync_index()  # appended scene by scene; this only repairs what a killed run left
     return StepsSummary(
         out=str(store.root),
         steps_rendered=steps,

@@ -25,7 +25,8 @@ def config(out: Path, **kw) -> StepsConfig:
 def files_of(root: Path) -> dict[str, bytes]:
     found = [p for d in ("scenes", "specs") for p in (root / d).rglob("*") if p.is_file()]
     files = {p.relative_to(root).as_posix(): p.read_bytes() for p in found if not p.name.endswith("worker.json")}
-    files["records.jsonl"] = (root / "records.jsonl").read_bytes()
+    # the index is appended as scenes finish: the same lines, in completion order
+    files["records.jsonl"] = b"\n".join(sorted((root / "records.jsonl").read_bytes().splitlines()))
     return files
 
 

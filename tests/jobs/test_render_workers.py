@@ -38,7 +38,8 @@ def store_files(root: Path) -> dict[str, bytes]:
     files = {p.relative_to(root).as_posix(): p.read_bytes() for p in (root / "scenes").rglob("*") if p.is_file()}
     files = {k: v for k, v in files.items() if not k.endswith("worker.json")}
     files |= {p.relative_to(root).as_posix(): p.read_bytes() for p in (root / "specs").rglob("*.json")}
-    files["records.jsonl"] = (root / "records.jsonl").read_bytes()
+    # the index is appended as scenes finish: the same lines, in completion order
+    files["records.jsonl"] = b"\n".join(sorted((root / "records.jsonl").read_bytes().splitlines()))
     return files
 
 

@@ -6,8 +6,9 @@
 
 Prints, per preset: seconds per frame, the ratio to BlenderProc's defaults (whose run is only the denominator, so it
 may be shorter: ``--baseline-frames``), the share of wall time outside Cycles' beauty sampling and where that time
-went, and the load average around each row (the machine may be shared). Writes bench/results/render.json. Everything
-runs through the public API (one worker), so start-up, masks, depth, PNGs and all ground truth are in the times.
+went, CPU seconds per frame (worker and parent; steadier than wall time on a shared machine), and the load average
+around each row. Writes bench/results/render.json. Everything runs through the public API (one worker), so
+start-up, masks, depth, PNGs and all ground truth are in the times.
 
 Wall time outside the beauty pass = wall - the worker's ``render_rgb`` seconds. It is split into the worker's
 ``build`` + ``physics``, ``masks`` (z-buffer time the beauty pass did not hide) or ``render_data`` (the Cycles data
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import tempfile
 import threading
@@ -40,6 +42,13 @@ STAGES = ("build", "physics", "masks", "render_data", "write")
 def load() -> str:
     """The 1, 5 and 15 minute load averages, as ``uptime`` prints them."""
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children (the workers): less sensitive to a loaded machine than
+    wall time, and what a cluster bills."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def worker_timings(root: Path) -> dict[str, float]:
@@ -75,11 +84,13 @@ def run_preset(preset: str, frames: int, views: int, resolution: int, seed: int,
     saved = os.environ.get(MASKS_ENV)
     os.environ[MASKS_ENV] = masks
     try:
+        cpu0 = cpu_seconds()
         start = time.monotonic()
         summary = legodata.render(
             str(out), scenes=scenes, views=views, resolution=resolution, seed=seed, preset=preset, progress=False
         )
         wall = time.monotonic() - start
+        cpu = cpu_seconds() - cpu0
     finally:
         os.environ.pop(MASKS_ENV) if saved is None else os.environ.__setitem__(MASKS_ENV, saved)
     n = summary.frames_rendered
@@ -94,6 +105,7 @@ def run_preset(preset: str, frames: int, views: int, resolution: int, seed: int,
         "failed_scenes": summary.scenes_failed,
         "wall_s": wall,
         "s_per_frame": wall / n,
+        "cpu_s_per_frame": cpu / n,
         "beauty_s_per_frame": beauty / n,
         "share_outside_beauty": 1.0 - beauty / wall,
         "outside_s_per_frame": outside,
@@ -105,12 +117,15 @@ def run_preset(preset: str, frames: int, views: int, resolution: int, seed: int,
 
 def print_table(rows: list[dict]) -> None:
     base = next((r for r in rows if r["preset"] == BASELINE and r["masks"] == "zbuffer"), None)
-    print(f"\n{'preset':<22} {'masks':<8} {'frames':>6} {'s/frame':>8} {'vs BP':>7} {'outside beauty':>15}  load")
+    head = f"{'preset':<22} {'masks':<8} {'frames':>6} {'s/frame':>8} {'vs BP':>7} {'outside beauty':>15}"
+    print(f"\n{head} {'CPU s/frame':>12} {'vs BP':>7}  load before -> after")
     for r in rows:
         ratio = base["s_per_frame"] / r["s_per_frame"] if base else float("nan")
+        cpu_ratio = base["cpu_s_per_frame"] / r["cpu_s_per_frame"] if base else float("nan")
         print(
             f"{r['preset']:<22} {r['masks']:<8} {r['frames']:>6} {r['s_per_frame']:>8.3f} {ratio:>6.1f}x "
-            f"{100 * r['share_outside_beauty']:>14.1f}%  {r['load_before']} -> {r['load_after']}"
+            f"{100 * r['share_outside_beauty']:>14.1f}% {r['cpu_s_per_frame']:>12.3f} {cpu_ratio:>6.1f}x  "
+            f"{r['load_before']} -> {r['load_after']}"
         )
     print("\nwall time outside the beauty pass, s/frame:")
     for r in rows:

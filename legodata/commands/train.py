@@ -59,6 +59,13 @@ _EpochSamples = Annotated[
     int | None, typer.Option(help="With --streaming: samples per epoch (default: one pass over the train split).")
 ]
 _Buffer = Annotated[int, typer.Option(help="With --streaming: rows in the shuffle buffer.")]
+_Mode = Annotated[
+    str,
+    typer.Option(
+        help="absolute: masked crop -> R_m2c (config 'parts'); relative: observation crop + manual-page crop -> "
+        "the rotation action R_target R_current^T (config 'steps' of an assembly store)."
+    ),
+]
 _Query = Annotated[
     str,
     typer.Option(
@@ -105,6 +112,7 @@ _add_train_command(
     "Train the rotation model: masked part crop + part id -> R_m2c, symmetry-aware (config 'parts').",
     "Part crops are resized to this square size.",
     augment=True,
+    extra=(("mode", _Mode),),
 )
 
 

@@ -53,6 +53,7 @@ class TrainConfig:
     epoch_samples: int | None = None  # streaming: training samples per epoch (default: one pass, as counted first)
     shuffle_buffer: int = 1000  # streaming: samples shuffled in a buffer of this many rows (and shard order)
     query: str = "id"  # mask: id (part, colour) | image (a reference image of the part)
+    mode: str = "absolute"  # rot: absolute (crop -> R_m2c, config parts) | relative (+ manual crop -> action, steps)
     quiet: bool = False
 
     def __post_init__(self) -> None:
@@ -82,6 +83,10 @@ class TrainConfig:
             raise LegodataError(f"--query {self.query!r}: expected id or image (train-mask only)")
         if self.query == "image" and self.streaming:
             raise LegodataError("--query image draws references from other scenes of the train split: drop --streaming")
+        if self.mode not in ("absolute", "relative") or (self.mode != "absolute" and self.task != "rot"):
+            raise LegodataError(f"--mode {self.mode!r}: expected absolute or relative (train-rot only)")
+        if self.mode == "relative" and self.streaming:
+            raise LegodataError("--mode relative reads the steps config into memory: drop --streaming")
         if self.epoch_samples is not None and not self.streaming:
             raise LegodataError(
                 f"--epoch-samples {self.epoch_samples}: only with --streaming (else an epoch is a pass)"

@@ -264,6 +264,7 @@ def build_model(model_config: dict[str, Any]):
     if kind == "rot":
         return RotationNet(
             n_parts=len(model_config["part_names"]),
+            in_channels=model_config.get("in_channels", 4),
             base=model_config.get("base", 32),
             bins=model_config.get("bins", 4096),
         )

@@ -21,21 +21,35 @@ REF_SIZE = 32  # pixels of the square reference crop
 MARGIN = 0.15  # context around the part's box, as a fraction of its longer side
 
 
-def masked_crop(image: np.ndarray, mask: np.ndarray, size: int = REF_SIZE, margin: float = MARGIN) -> np.ndarray:
-    """The square crop around ``mask`` (bool, H x W) of ``image`` (H x W x 3) with everything else black, resized to
-    ``size``; an empty mask gives a black crop."""
+def square_box(mask: np.ndarray, margin: float = MARGIN) -> tuple[int, int, int]:
+    """``(y0, x0, side)`` of the square centred on ``mask``'s bounding box, ``margin`` of its longer side around it
+    (may reach outside the image); the whole image when the mask is empty."""
     ys, xs = np.nonzero(mask)
     if not len(ys):
-        return np.zeros((size, size, 3), np.uint8)
+        return 0, 0, max(mask.shape)
     side = int(round((max(ys.max() - ys.min(), xs.max() - xs.min()) + 1) * (1 + 2 * margin)))
     y0 = int(round((ys.min() + ys.max() + 1 - side) / 2))  # centred on the box (pixel edges at integers)
     x0 = int(round((xs.min() + xs.max() + 1 - side) / 2))
-    out = np.zeros((side, side, 3), np.uint8)
-    h, w = mask.shape
+    return y0, x0, side
+
+
+def crop_box(array: np.ndarray, y0: int, x0: int, side: int, size: int, nearest: bool = False) -> np.ndarray:
+    """The ``side`` square at ``(y0, x0)`` of ``array`` (zeros outside it), resized to ``size``."""
+    out = np.zeros((side, side, *array.shape[2:]), array.dtype)
+    h, w = array.shape[:2]
     sy, sx = slice(max(y0, 0), min(y0 + side, h)), slice(max(x0, 0), min(x0 + side, w))
-    dy, dx = slice(sy.start - y0, sy.stop - y0), slice(sx.start - x0, sx.stop - x0)
-    out[dy, dx] = image[sy, sx] * mask[sy, sx, None]
-    return resize(out, size)
+    if sy.stop > sy.start and sx.stop > sx.start:
+        out[sy.start - y0 : sy.stop - y0, sx.start - x0 : sx.stop - x0] = array[sy, sx]
+    return resize(out, size, nearest=nearest)
+
+
+def masked_crop(image: np.ndarray, mask: np.ndarray, size: int = REF_SIZE, margin: float = MARGIN) -> np.ndarray:
+    """The square crop around ``mask`` (bool, H x W) of ``image`` (H x W x 3) with everything else black, resized to
+    ``size``; an empty mask gives a black crop."""
+    if not mask.any():
+        return np.zeros((size, size, 3), np.uint8)
+    y0, x0, side = square_box(mask, margin)
+    return crop_box(image * mask[..., None].astype(image.dtype), y0, x0, side, size)
 
 
 def query_crops(images, labels, scene, instance_ids, size: int = REF_SIZE) -> np.ndarray:

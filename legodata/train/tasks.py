@@ -13,7 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from legodata.train import data, metrics
+from legodata.train import data, metrics, relative
 from legodata.train.losses import bce_dice_loss, grid_rotation_loss, torch
 
 
@@ -48,6 +48,11 @@ PARTS = DatasetConfig(
     name="parts", columns=data.PARTS_COLUMNS, vocab=data.parts_vocab, samples=data.build_rotation_samples,
     tensors=data.make_rotation_dataset,
 )  # fmt: skip
+STEPS = DatasetConfig(
+    name="steps", columns=relative.STEPS_COLUMNS, vocab=relative.steps_vocab, samples=relative.build_relative_samples,
+    tensors=relative.make_relative_dataset,
+)  # fmt: skip
+ROT_MODES = ("absolute", "relative")
 
 
 class Task:
@@ -146,6 +151,9 @@ class MaskTask(Task):
 
 
 class RotationTask(Task):
+    """``mode="absolute"``: crop + part -> allocentric R_m2c (config ``parts``); ``"relative"``: (observation crop,
+    manual crop) + part -> the action R_target R_current^T (config ``steps``, :mod:`legodata.train.relative`)."""
+
     name = "rot"
     dataset = PARTS
     score_key = "median_deg"
@@ -155,13 +163,20 @@ class RotationTask(Task):
     sigma_deg = 8.0  # width of the soft target on the grid, about the grid spacing
     geodesic_weight = 0.0
 
+    def __init__(self, mode: str = "absolute") -> None:
+        self.mode = mode
+        if mode == "relative":
+            self.dataset = STEPS
+
     def model_config(self, vocab, base):
+        extra = {"mode": "relative", "in_channels": 8} if self.mode == "relative" else {}
         return {
             "kind": "rot",
             "base": base or 32,
             "bins": self.bins,
             "sigma_deg": self.sigma_deg,
             "geodesic_weight": self.geodesic_weight,
+            **extra,
             **vocab.to_json(),
         }
 
@@ -175,7 +190,7 @@ class RotationTask(Task):
     @torch.no_grad()
     def predict_allo(self, model, samples, device, batch_size) -> np.ndarray:
         model.eval()
-        ds = data.make_rotation_dataset(samples)
+        ds = self.dataset.tensors(samples)
         out = []
         for start in range(0, len(samples), batch_size):
             items = [ds[i] for i in range(start, min(start + batch_size, len(samples)))]
@@ -202,4 +217,11 @@ def get_task(name: str, **options) -> Task:
 
 def task_options(cfg) -> dict:
     """The :func:`get_task` options of a :class:`~legodata.train.config.TrainConfig`."""
-    return {"query": cfg.query} if cfg.task == "mask" else {}
+    return {"query": cfg.query} if cfg.task == "mask" else {"mode": cfg.mode}
+
+
+def task_of_run(task_name: str, model_config: dict) -> Task:
+    """The task a checkpoint was trained as (its ``model_config`` holds the query or mode)."""
+    if task_name == "mask":
+        return get_task("mask", query=model_config.get("query", "id"))
+    return get_task(task_name, mode=model_config.get("mode", "absolute"))

@@ -13,6 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from legodata.errors import LegodataError
 from legodata.train import data, metrics, relative
 from legodata.train.losses import bce_dice_loss, grid_rotation_loss, torch
 
@@ -188,18 +189,27 @@ class RotationTask(Task):
         )
 
     @torch.no_grad()
-    def predict_allo(self, model, samples, device, batch_size) -> np.ndarray:
+    def predict_allo(self, model, samples, device, batch_size, tta: bool = False) -> np.ndarray:
+        """Rotations (N, 3, 3) of ``samples``; ``tta`` averages the scores over quarter turns (:mod:`.tta`)."""
         model.eval()
+        decode = getattr(model, "module", model).rotation
+        if tta:
+            from legodata.train.tta import InplaneAverager
+
+            if self.mode == "relative":  # turning both crops conjugates the action: the averaging does not apply
+                raise LegodataError("in-plane averaging (tta) is for the absolute rotation mode only")
+
+            decode = InplaneAverager(model).rotation
         ds = self.dataset.tensors(samples)
         out = []
         for start in range(0, len(samples), batch_size):
             items = [ds[i] for i in range(start, min(start + batch_size, len(samples)))]
             batch = to_device({k: torch.stack([it[k] for it in items]) for k in items[0]}, device)
-            out.append(getattr(model, "module", model).rotation(batch["x"], batch["part"]).float().cpu().numpy())
+            out.append(decode(batch["x"], batch["part"]).float().cpu().numpy())
         return np.concatenate(out).astype(np.float64) if out else np.zeros((0, 3, 3))
 
-    def evaluate(self, model, samples, device, batch_size):
-        pred = self.predict_allo(model, samples, device, batch_size)
+    def evaluate(self, model, samples, device, batch_size, tta: bool = False):
+        pred = self.predict_allo(model, samples, device, batch_size, tta)
         errors = metrics.symmetric_angle_deg(pred, samples.R_allo, samples.sym)
         return metrics.rotation_metrics(errors, samples.part, samples.part_names)
 

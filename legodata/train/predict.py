@@ -84,9 +84,10 @@ class MaskPredictor(_Predictor):
 
     kind = "mask"
 
-    def probabilities(self, image: np.ndarray, part_id: str, colour_code: int) -> np.ndarray:
+    def probabilities(self, image: np.ndarray, part_id: str, colour_code: int, reference=None) -> np.ndarray:
         """Per-pixel probability (H, W) float32 at the image's own size (a non-square image is first made square by
-        :func:`square_padded`, the model's input size, and the answer cropped back)."""
+        :func:`square_padded`, the model's input size, and the answer cropped back). A ``--query image`` run needs
+        ``reference``: an RGB image of the part alone on black (e.g. :func:`legodata.train.references.masked_crop`)."""
         from legodata.train.losses import torch
 
         image = _check_image(image)
@@ -96,19 +97,26 @@ class MaskPredictor(_Predictor):
         part = torch.tensor([self.vocab.part_index(str(part_id))], device=self.device)
         colour = torch.tensor([self.vocab.colour_index(colour_code)], device=self.device)
         rgb = torch.tensor([data.colour_rgb(colour_code)], dtype=torch.float32, device=self.device)
+        ref = None
+        if reference is not None:
+            from legodata.train.references import REF_SIZE
+
+            ref = data.image_tensor(resize(_check_image(reference, "reference"), REF_SIZE))[None].to(self.device)
         with torch.no_grad():
-            prob = torch.sigmoid(self.model(x, part, colour, rgb))[0, 0].float().cpu().numpy()
+            prob = torch.sigmoid(self.model(x, part, colour, rgb, ref))[0, 0].float().cpu().numpy()
         side = max(h, w)
         prob = resize(prob, side, side, shrink=cv2.INTER_LINEAR)  # bilinear both ways
         return np.ascontiguousarray(prob[top : top + h, left : left + w])
 
-    def predict(self, image: np.ndarray, part_id: str, colour_code: int, threshold: float = 0.5) -> np.ndarray:
+    def predict(
+        self, image: np.ndarray, part_id: str, colour_code: int, threshold: float = 0.5, reference=None
+    ) -> np.ndarray:
         """Boolean mask (H, W)."""
-        return self.probabilities(image, part_id, colour_code) > threshold
+        return self.probabilities(image, part_id, colour_code, reference) > threshold
 
-    def masked(self, image: np.ndarray, part_id: str, colour_code: int) -> np.ndarray:
+    def masked(self, image: np.ndarray, part_id: str, colour_code: int, reference=None) -> np.ndarray:
         """The masked observation: the image with everything but the queried part set to black."""
-        return _check_image(image) * self.predict(image, part_id, colour_code)[..., None]
+        return _check_image(image) * self.predict(image, part_id, colour_code, reference=reference)[..., None]
 
 
 class RotationPredictor(_Predictor):

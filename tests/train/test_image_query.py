@@ -92,6 +92,24 @@ def test_image_query_overfits_its_training_images(published, overfit_image_run):
     assert on_train["iou"] > result["test"]["iou"]  # it learnt its training images, references from other scenes
 
 
+def test_mask_predictor_takes_the_reference_as_training_did(published, overfit_image_run, tmp_path):
+    from legodata.train.predict import MaskPredictor
+
+    run, _ = overfit_image_run
+    predictor = MaskPredictor(run, checkpoint="last")
+    task = get_task("mask", query="image")
+    _, samples = prepare(task, _cfg(published.out, tmp_path, limit=8), ("train",))
+    s = samples["train"]
+    want = task.predict(predictor.model, s, np.arange(len(s)), predictor.device, 8)
+    for q in range(len(s)):
+        image = s.images[s.scene[q]]  # already at the model's size: no resizing on either path
+        code = predictor.vocab.colour_codes[s.colour[q] - 1]
+        got = predictor.predict(image, s.part_names[s.part[q]], code, reference=s.reference(q))
+        np.testing.assert_array_equal(got, want[q])
+    with pytest.raises(LegodataError, match="reference image"):
+        predictor.predict(image, s.part_names[s.part[0]], code)
+
+
 def test_image_query_model_needs_a_reference(overfit_image_run):
     from legodata.train.evaluate import load_run
 

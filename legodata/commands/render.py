@@ -151,6 +151,20 @@ def preview_command(
     typer.echo(str(preview(store, out, n=n or 16)))
 
 
+@app.command("migrate")
+def migrate_command(
+    store: Annotated[str, typer.Argument(help="A store of the old flat layout (scenes/<id>/).")],
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Move an old store's scenes into chunked folders (scenes/<chunk>/<id>/), in place; safe to re-run."""
+    options.setup(quiet, verbose)
+    from legodata.store.migrate import migrate
+
+    n = migrate(store)
+    typer.echo(f"{store}: {n} scenes moved into chunked folders" if n else f"{store}: already chunked")
+
+
 @app.command("parts")
 def parts_command(
     ldraw_dir: Annotated[

@@ -10,7 +10,7 @@ A store of the chunked layout keeps scene ``<id>`` in ``scenes/<chunk>/<id>/``, 
   and Python version, about 250 scenes a bucket at a million scenes. The ``h`` keeps the two kinds of chunk apart.
 
 Stores made before the chunked layout (no ``store_layout`` key in ``manifest.json``) keep every scene in
-``scenes/<id>/``: :data:`FLAT`. They are read as they are; writing into one needs ``python -m legodata.store.migrate``.
+``scenes/<id>/``: :data:`FLAT`. They are read as they are; writing into one needs ``legodata migrate``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 One command, safe to run again after an interruption (it carries on where it stopped)::
 
-    python -m legodata.store.migrate STORE
+    legodata migrate STORE
 
 Each scene is moved in one rename, with every store path its records carry (image, mask, depth, extra paths and
 paths inside ``meta`` such as an assembly step's manual page) re-pointed from ``scenes/<id>/`` to
@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -87,22 +86,3 @@ def migrate(root: str | Path) -> int:
     Store(root).rebuild_index()
     logger.info("migrated %d scenes of %s to chunked folders", moved, root)
     return moved
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m legodata.store.migrate STORE``: migrate, print one line, exit 0 (or 2 with the error)."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m legodata.store.migrate STORE", file=sys.stderr)
-        return 2
-    try:
-        n = migrate(args[0])
-    except (LegodataError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"{args[0]}: {n} scenes moved into chunked folders" if n else f"{args[0]}: already chunked")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -72,7 +72,7 @@ class Store:
             if (self.root / MIGRATING).exists():
                 raise LegodataError(
                     f"{self.root}: a migration to chunked scene folders was interrupted: "
-                    f"finish it with `python -m legodata.store.migrate {self.root}`"
+                    f"finish it with `legodata migrate {self.root}`"
                 )
             if not self.manifest_path.is_file():
                 return lay.CHUNKED  # not created yet: create_or_check makes it chunked
@@ -102,7 +102,7 @@ class Store:
         if self.layout == lay.FLAT:
             raise LegodataError(
                 f"--out {self.root} is a store of the old flat layout (scenes/<id>/): migrate it with "
-                f"`python -m legodata.store.migrate {self.root}`, or use a new --out directory"
+                f"`legodata migrate {self.root}`, or use a new --out directory"
             )
 
     # --- manifest --------------------------------------------------------------------------------------

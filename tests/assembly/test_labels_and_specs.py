@@ -130,8 +130,8 @@ def test_specs_are_reproducible_and_plain_spec_json_is_unchanged(model):
     geometry = {"3003": PartGeometry("3003", get_part("3003").mesh.vertices, "models/3003.ply")}
     plain = sample_scene(scene_rng(0, 0), cfg, geometry, RENDER, 0, 0)
     d = json.loads(plain.to_json())
-    assert "style" not in d and "fixed_parts" not in d
+    assert "style" not in d and "fixed_parts" not in d and "domain" not in d
     from dataclasses import asdict
 
-    legacy = {k: v for k, v in asdict(plain).items() if k not in ("style", "fixed_parts")}
+    legacy = {k: v for k, v in asdict(plain).items() if k not in ("style", "fixed_parts", "domain")}
     assert plain.to_json() == json.dumps(legacy, sort_keys=True, indent=1)

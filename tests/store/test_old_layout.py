@@ -53,7 +53,7 @@ def test_a_flat_store_is_read_as_it_is(tmp_path):
 def test_writing_into_a_flat_store_gets_a_one_line_message(tmp_path):
     flat_store(tmp_path / "old")
     store = Store(tmp_path / "old")
-    want = r"^--out .*old is a store of the old flat layout \(scenes/<id>/\): migrate it with `python -m legodata\.store\.migrate .*old`, or use a new --out directory$"  # noqa: E501
+    want = r"^--out .*old is a store of the old flat layout \(scenes/<id>/\): migrate it with `legodata migrate .*old`, or use a new --out directory$"  # noqa: E501
     with pytest.raises(LegodataError, match=want):
         store.create_or_check(MANIFEST)
     with pytest.raises(LegodataError, match=want):
@@ -65,7 +65,7 @@ def test_writing_into_a_flat_store_gets_a_one_line_message(tmp_path):
 
 def test_the_migration_command_moves_every_scene_and_path(tmp_path):
     index = flat_store(tmp_path / "old")
-    cmd = [sys.executable, "-m", "legodata.store.migrate", str(tmp_path / "old")]
+    cmd = [sys.executable, "-m", "legodata.cli", "migrate", str(tmp_path / "old")]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip().endswith("5 scenes moved into chunked folders"), done
     store = Store(tmp_path / "old")
@@ -83,7 +83,7 @@ def test_the_migration_command_moves_every_scene_and_path(tmp_path):
     assert store.spec_path("001500").is_file() and not list((store.root / "specs").glob("*.json"))
     assert store.create_or_check(MANIFEST) is False  # writable now
     commit(store, "000002")
-    assert migration.main([str(store.root)]) == 0  # again: nothing to do
+    assert migration.migrate(store.root) == 0  # again: nothing to do
     assert len(list(store.iter_index())) == len(index) + 2
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from legodata.core.atomic import atomic_open
 from legodata.errors import LegodataError
-from legodata.train.models import load_weights
 from legodata.train.tasks import torch
 
 CHECKPOINT_FORMAT = "legodata-train/1"
@@ -29,18 +28,3 @@ def save_checkpoint(path: Path, payload: dict) -> None:
     """Write ``payload`` to ``path`` by one rename (a killed run never leaves half a checkpoint)."""
     with atomic_open(path, "wb") as fh:
         torch.save(payload, fh)
-
-
-def initial_weights(model, path: str) -> None:
-    """``--weights``: load a state dict or a legodata checkpoint into ``model``."""
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise LegodataError(f"--weights {path}: no such file")
-    try:
-        obj = torch.load(p, map_location="cpu", weights_only=False)
-    except Exception as exc:  # noqa: BLE001
-        raise LegodataError(f"--weights {path}: cannot be read by torch.load ({type(exc).__name__})") from None
-    state = obj.get("model", obj) if isinstance(obj, dict) else obj
-    if not isinstance(state, dict):
-        raise LegodataError(f"--weights {path}: expected a state dict or a legodata checkpoint")
-    load_weights(model, state, f"--weights {path}")

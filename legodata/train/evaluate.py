@@ -12,7 +12,7 @@ from legodata.train import data
 from legodata.train.checkpoint import read_checkpoint
 from legodata.train.loop import pick_device
 from legodata.train.models import build_model, load_weights
-from legodata.train.tasks import get_task
+from legodata.train.tasks import task_of_run
 
 SPLITS = ("train", "validation", "test", "all")
 
@@ -25,7 +25,7 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "cpu")
     if checkpoint not in ("best", "last"):
         raise LegodataError(f"--checkpoint {checkpoint!r}: expected best or last")
     ckpt = read_checkpoint(run / f"{checkpoint}.pt")
-    task = get_task(ckpt["task"])
+    task = task_of_run(ckpt["task"], ckpt["model_config"])  # the mode or query the run was trained with
     model_config = ckpt["model_config"]
     dev = pick_device(device)
     model = build_model(model_config)

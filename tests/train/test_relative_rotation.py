@@ -110,6 +110,11 @@ def test_relative_run_learns_its_training_actions(steps_published, tmp_path):
     on_train = task.evaluate(model, out["train"], torch.device("cpu"), 8)
     assert result["history"][-1]["train_loss"] < 0.5 * result["history"][0]["train_loss"]
     assert on_train["median_deg"] < 30, on_train  # chance: ~ 100 degrees
+    # `legodata evaluate` re-scores the run as a relative run, on the steps config
+    from legodata.train.evaluate import evaluate_run
+
+    again = evaluate_run(tmp_path / "run", str(steps_published), split="train", checkpoint="last", device="cpu")
+    assert abs(again["median_deg"] - on_train["median_deg"]) < 1e-6, (again, on_train)
 
 
 def test_mode_errors_are_one_line(published, tmp_path):

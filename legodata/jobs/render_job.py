@@ -10,6 +10,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from legodata.config import RenderConfig
@@ -143,15 +144,20 @@ def make_spec(job: _Job, scene_index: int) -> SceneSpec:
 def _worker_loop(job: _Job, threads: int, worker_no: int, todo: queue.Queue, done: queue.Queue, stop: threading.Event):
     runner = SceneRunner(job, threads, job.store.root / "logs" / f"worker-{worker_no}.log")
     try:
-        while not stop.is_set():
-            try:
-                scene_id = todo.get_nowait()
-            except queue.Empty:
-                break
-            done.put(runner.run(scene_id))
+        for outcome in runner.run_many(_take_until_stopped(todo, stop)):
+            done.put(outcome)
     finally:
         runner.close(kill=stop.is_set())
         done.put(None)  # this worker has exited
+
+
+def _take_until_stopped(todo: queue.Queue, stop: threading.Event) -> Iterator[str]:
+    """Scene ids from ``todo`` until it is empty or ``stop`` is set."""
+    while not stop.is_set():
+        try:
+            yield todo.get_nowait()
+        except queue.Empty:
+            return
 
 
 def run_render(cfg: RenderConfig, progress: bool = True) -> RenderSummary:

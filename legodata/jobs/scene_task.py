@@ -12,7 +12,8 @@ import logging
 import os
 import shutil
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,23 +64,54 @@ class SceneRunner:
 
     def run(self, scene_id: str) -> SceneOutcome:
         """Render, label and commit ``scene_id`` (its spec is in the store); a failure is returned, not raised."""
-        store = self.job.store
-        tmp = store.new_tmp_dir(scene_id)
+        rendered = self._render(scene_id)
+        return rendered if isinstance(rendered, SceneOutcome) else self._label_and_commit(scene_id, rendered)
+
+    def run_many(self, scene_ids: Iterable[str]) -> Iterator[SceneOutcome]:
+        """:meth:`run` for each of ``scene_ids`` in turn, one outcome each, in order; a scene is labelled and
+        committed in a thread while the worker renders the next one, so the parent's share (a silhouette per part
+        and view, the commit) is off the critical path. The outputs are those of :meth:`run`: each scene is
+        rendered from a clean Blender state whatever is labelled beside it."""
+        labeller = ThreadPoolExecutor(max_workers=1, thread_name_prefix="label")
+        labelling: Future | None = None
         try:
-            spec_path = store.spec_path(scene_id)
-            answer = self._ready_client().render(spec_path, tmp)
+            for scene_id in scene_ids:
+                rendered = self._render(scene_id)
+                if labelling is not None:
+                    yield labelling.result()
+                    labelling = None
+                if isinstance(rendered, SceneOutcome):
+                    yield rendered
+                else:
+                    labelling = labeller.submit(self._label_and_commit, scene_id, rendered)
+            if labelling is not None:
+                yield labelling.result()
+        finally:
+            labeller.shutdown(wait=True)  # a scene being committed is finished, never cut off
+
+    def _render(self, scene_id: str) -> Path | SceneOutcome:
+        """Render ``scene_id`` into a fresh temp folder (returned), or the outcome of its failure."""
+        tmp = self.job.store.new_tmp_dir(scene_id)
+        try:
+            answer = self._ready_client().render(self.job.store.spec_path(scene_id), tmp)
             if not answer.ok:
                 raise RuntimeError(answer.error or "worker reported a failure without a reason")
-            records = scene_records(load_spec(spec_path), tmp, self.job.meshes, self.job.config.preset)
-            if self.index:
-                store.commit_scene(tmp, scene_id, records)
-            else:
-                store.commit_scene(tmp, scene_id, records, index=False)
-            return SceneOutcome(scene_id, tuple(records))
+            return tmp
         except WorkerCrashed as exc:
             self.client = None
             shutil.rmtree(tmp, ignore_errors=True)
             return SceneOutcome(scene_id, error=str(exc), crashed=True)
+        except Exception as exc:  # a scene failing must not stop the run; the reason is kept
+            shutil.rmtree(tmp, ignore_errors=True)
+            return SceneOutcome(scene_id, error=f"{type(exc).__name__}: {exc}")
+
+    def _label_and_commit(self, scene_id: str, tmp: Path) -> SceneOutcome:
+        """The records of the scene rendered into ``tmp``, committed to the store (or the reason that failed)."""
+        store = self.job.store
+        try:
+            records = scene_records(load_spec(store.spec_path(scene_id)), tmp, self.job.meshes, self.job.config.preset)
+            store.commit_scene(tmp, scene_id, records, index=self.index)
+            return SceneOutcome(scene_id, tuple(records))
         except Exception as exc:  # a scene failing must not stop the run; the reason is kept
             shutil.rmtree(tmp, ignore_errors=True)
             return SceneOutcome(scene_id, error=f"{type(exc).__name__}: {exc}")
@@ -109,11 +141,13 @@ def render_batch(job: _Job, scene_ids: Sequence[str], threads: int) -> Iterator[
     runner = SceneRunner(job, threads, log, index=False)
     finished = False
     try:
+        todo = []
         for scene_id in scene_ids:
             if job.store.is_scene_done(scene_id):
                 yield committed_outcome(job.store, scene_id)
             else:
-                yield runner.run(scene_id)
+                todo.append(scene_id)
+        yield from runner.run_many(todo)
         finished = True
     finally:
         runner.close(kill=not finished)  # cancelled or killed: do not wait for the scene in flight

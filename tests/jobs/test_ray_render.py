@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from support.store_compare import assert_same_store
 
 from legodata.config import RenderConfig
 from legodata.core.protocol import WORKER_MODULE
@@ -33,23 +34,6 @@ def config(out: Path, **kw) -> RenderConfig:
         preset="fast", workers=1,
     )  # fmt: skip
     return replace(base, **kw)
-
-
-def store_files(root: Path) -> dict[str, bytes]:
-    """Everything that depends on the data: scenes (less the worker's timing file), specs, the record index."""
-    files = {p.relative_to(root).as_posix(): p.read_bytes() for p in (root / "scenes").rglob("*") if p.is_file()}
-    files = {k: v for k, v in files.items() if not k.endswith("worker.json")}
-    files |= {p.relative_to(root).as_posix(): p.read_bytes() for p in (root / "specs").rglob("*.json")}
-    # the index is appended as scenes finish: the same lines, in completion order
-    files["records.jsonl"] = b"\n".join(sorted((root / "records.jsonl").read_bytes().splitlines()))
-    return files
-
-
-def assert_same_store(root: Path, reference: Path) -> None:
-    got, want = store_files(root), store_files(reference)
-    assert sorted(got) == sorted(want)
-    differ = sorted(k for k in want if got[k] != want[k])
-    assert not differ, f"{len(differ)} files differ from the local run, e.g. {differ[:4]}"
 
 
 def assert_whole_scenes(store: Store) -> None:

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from support.store_compare import store_files
 
 from legodata.jobs.steps_job import StepsConfig, run_steps
 from legodata.store.store import Store
@@ -22,14 +23,6 @@ def config(out: Path, **kw) -> StepsConfig:
     return replace(cfg, **kw)
 
 
-def files_of(root: Path) -> dict[str, bytes]:
-    found = [p for d in ("scenes", "specs") for p in (root / d).rglob("*") if p.is_file()]
-    files = {p.relative_to(root).as_posix(): p.read_bytes() for p in found if not p.name.endswith("worker.json")}
-    # the index is appended as scenes finish: the same lines, in completion order
-    files["records.jsonl"] = b"\n".join(sorted((root / "records.jsonl").read_bytes().splitlines()))
-    return files
-
-
 @pytest.fixture(scope="module")
 def ray_cluster():
     ray = pytest.importorskip("ray")
@@ -43,11 +36,11 @@ def test_ray_render_steps_equals_local_and_resumes(ray_cluster, tmp_path):
     assert (local.models_rendered, local.models_failed) == (2, 0) and local.steps_rendered == 4
     got = run_steps(config(tmp_path / "ray", executor="ray"), progress=False)
     assert (got.models_rendered, got.models_failed, got.steps_rendered) == (2, 0, 4)
-    want, have = files_of(tmp_path / "local"), files_of(tmp_path / "ray")
+    want, have = store_files(tmp_path / "local"), store_files(tmp_path / "ray")
     assert sorted(have) == sorted(want)
     assert [k for k in want if have[k] != want[k]] == []
     assert Store(tmp_path / "ray").scene_ids() == ["build_00000", "build_00001"]
 
     again = run_steps(config(tmp_path / "ray", executor="ray"), progress=False)
     assert (again.models_rendered, again.models_skipped) == (0, 2)
-    assert files_of(tmp_path / "ray") == have
+    assert store_files(tmp_path / "ray") == have

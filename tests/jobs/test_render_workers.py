@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from support.store_compare import assert_same_store
 
 from legodata.core.protocol import WORKER_MODULE
 from legodata.store.store import Store
@@ -31,23 +32,6 @@ def command(out: Path, *extra: str) -> list[str]:
 
 def run_cli(out: Path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(command(out, *extra), capture_output=True, text=True, timeout=TIMEOUT_S)
-
-
-def store_files(root: Path) -> dict[str, bytes]:
-    """Everything a run leaves that depends on the data: scenes (less the worker's timing file), specs, index."""
-    files = {p.relative_to(root).as_posix(): p.read_bytes() for p in (root / "scenes").rglob("*") if p.is_file()}
-    files = {k: v for k, v in files.items() if not k.endswith("worker.json")}
-    files |= {p.relative_to(root).as_posix(): p.read_bytes() for p in (root / "specs").rglob("*.json")}
-    # the index is appended as scenes finish: the same lines, in completion order
-    files["records.jsonl"] = b"\n".join(sorted((root / "records.jsonl").read_bytes().splitlines()))
-    return files
-
-
-def assert_same_store(root: Path, reference: Path) -> None:
-    got, want = store_files(root), store_files(reference)
-    assert sorted(got) == sorted(want)
-    differ = sorted(k for k in want if got[k] != want[k])
-    assert not differ, f"{len(differ)} files differ from the single-worker run, e.g. {differ[:4]}"
 
 
 def assert_whole_scenes(root: Path, views: int = 2) -> None:

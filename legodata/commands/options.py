@@ -20,6 +20,9 @@ VERBOSE_FLAGS = ("--verbose", "-v")
 
 Quiet = Annotated[bool, typer.Option(*QUIET_FLAGS, help="Only warnings and errors; no progress bar.")]
 Verbose = Annotated[bool, typer.Option(*VERBOSE_FLAGS, help="Also debug messages.")]
+RayAddress = Annotated[
+    str | None, typer.Option(help="Ray cluster to join: auto | HOST:PORT (default: start a local Ray).")
+]
 
 
 def out_option(help: str) -> Any:

@@ -10,7 +10,7 @@ import typer
 
 from legodata.commands import options
 from legodata.commands.app import app
-from legodata.commands.options import Quiet, Verbose, device_option, out_option, seed_option
+from legodata.commands.options import Quiet, RayAddress, Verbose, device_option, out_option, seed_option
 
 
 @app.command()
@@ -45,9 +45,7 @@ def render(
     executor: Annotated[
         str | None, typer.Option(help="local (worker processes here) | ray (Ray tasks; scenes go to --out).")
     ] = None,
-    address: Annotated[
-        str | None, typer.Option(help="Ray cluster to join: auto | HOST:PORT (default: start a local Ray).")
-    ] = None,
+    address: RayAddress = None,
     config: Annotated[str | None, typer.Option("--config", "-c", help="YAML or TOML file of settings.")] = None,
     formats: Annotated[
         str | None, typer.Option("--format", help="Also export after rendering: bop,coco (into OUT/bop, OUT/coco).")

@@ -9,7 +9,7 @@ import typer
 
 from legodata.commands import options
 from legodata.commands.app import app
-from legodata.commands.options import Quiet, Verbose, out_option, seed_option
+from legodata.commands.options import Quiet, RayAddress, Verbose, out_option, seed_option
 
 
 @app.command("import-log")
@@ -28,9 +28,7 @@ def import_log_command(
     executor: Annotated[
         str, typer.Option(help="local | ray (episodes committed by Ray tasks; log and --out on storage all nodes see).")
     ] = "local",
-    address: Annotated[
-        str | None, typer.Option(help="Ray cluster to join: auto | HOST:PORT (default: start a local Ray).")
-    ] = None,
+    address: RayAddress = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:

@@ -11,7 +11,7 @@ import typer
 
 from legodata.commands import options
 from legodata.commands.app import app
-from legodata.commands.options import Quiet, Verbose, device_option, out_option, seed_option
+from legodata.commands.options import Quiet, RayAddress, Verbose, device_option, out_option, seed_option
 from legodata.commands.render import run_and_export
 from legodata.errors import LegodataError
 
@@ -52,9 +52,7 @@ def render_steps(
     executor: Annotated[
         str, typer.Option(help="local (a worker process here) | ray (Ray tasks; --out on storage all nodes see).")
     ] = "local",
-    address: Annotated[
-        str | None, typer.Option(help="Ray cluster to join: auto | HOST:PORT (default: start a local Ray).")
-    ] = None,
+    address: RayAddress = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:

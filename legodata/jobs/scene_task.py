@@ -2,8 +2,8 @@
 commit it to the store; and what the driver does with the outcome (tally, failed/ bookkeeping).
 
 The local executor (threads in ``render_job``) and the Ray executor (tasks in ``render_ray``) both call
-:meth:`SceneRunner.run` per scene and :func:`note_outcome` per finished scene, so the two differ only in who
-places the work.
+:meth:`SceneRunner.run_many` over their scenes and :func:`note_outcome` per finished scene, so the two differ only
+in who places the work.
 """
 
 from __future__ import annotations
@@ -62,16 +62,11 @@ class SceneRunner:
             self.client = WorkerClient(self.job.store.root, self.log_path, self.threads)
         return self.client
 
-    def run(self, scene_id: str) -> SceneOutcome:
-        """Render, label and commit ``scene_id`` (its spec is in the store); a failure is returned, not raised."""
-        rendered = self._render(scene_id)
-        return rendered if isinstance(rendered, SceneOutcome) else self._label_and_commit(scene_id, rendered)
-
     def run_many(self, scene_ids: Iterable[str]) -> Iterator[SceneOutcome]:
-        """:meth:`run` for each of ``scene_ids`` in turn, one outcome each, in order; a scene is labelled and
-        committed in a thread while the worker renders the next one, so the parent's share (a silhouette per part
-        and view, the commit) is off the critical path. The outputs are those of :meth:`run`: each scene is
-        rendered from a clean Blender state whatever is labelled beside it."""
+        """Render, label and commit each of ``scene_ids`` (specs in the store) in turn, one outcome each, in order;
+        a failure is an outcome, never raised. A scene is labelled and committed in a thread while the worker
+        renders the next one, so the parent's share (a silhouette per part and view, the commit) is off the
+        critical path; each scene is rendered from a clean Blender state whatever is labelled beside it."""
         labeller = ThreadPoolExecutor(max_workers=1, thread_name_prefix="label")
         labelling: Future | None = None
         try:

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from support.publish_stores import bbox_of, make_manifest
+from support.publish_stores import make_manifest
 
-from legodata.core.records import Instance, Record
-from legodata.core.rotations import matrix_to_quat_wxyz, random_rotations
+from legodata.core.records import Record
+from legodata.core.rotations import random_rotations
 from legodata.parts.colours import get_colour
+from legodata.scene.ground_truth import instance_of
 from legodata.store.store import Store
 
 PART_NAMES = ["3001", "3039"]
@@ -90,23 +91,8 @@ def draw_view(rng: np.random.Generator, size: int, n_parts: int):
     for inst_id, part, colour, R, t in placed:
         alone = np.zeros_like(mask)
         draw_part(None, alone, part, colour, R, t, K, 1)
-        visible, full = mask == inst_id, alone > 0
-        px_all, px_visib = int(full.sum()), int(visible.sum())
-        instances.append(
-            Instance(
-                instance_id=inst_id,
-                part_id=part,
-                colour_code=colour,
-                R_m2c=tuple(tuple(float(x) for x in row) for row in R),
-                t_m2c=tuple(float(x) for x in t),
-                quat_m2c_wxyz=tuple(float(x) for x in matrix_to_quat_wxyz(R)),
-                bbox_obj=bbox_of(full),
-                bbox_visib=bbox_of(visible),
-                px_count_all=px_all,
-                px_count_visib=px_visib,
-                visib_fract=px_visib / px_all if px_all else 0.0,
-            )
-        )
+        # every visible pixel lies in the part's own silhouette, so instance_of's cap at 1 never applies here
+        instances.append(instance_of(inst_id, part, colour, R, t, full=alone > 0, visible=mask == inst_id))
     return image, mask, K, tuple(instances)
 
 

@@ -112,12 +112,16 @@ def test_task_killed_mid_scene_is_retried_without_partial_scenes(ray_cluster, re
     workers = render_workers_of_ray()
     assert len(workers) == 1
     task_process = psutil.Process(workers[0].ppid())
-    task_process.send_signal(signal.SIGKILL)  # the Ray worker running the task dies mid-scene
-    task_process.wait(timeout=30)
-    workers[0].wait(timeout=30)  # its render worker goes with it
+    # Frozen first, so the store is seen as the kill leaves it: Ray's retry can finish the other scenes within a
+    # second of the kill, before a look after it.
+    task_process.suspend()
+    workers[0].suspend()
     assert_whole_scenes(store)  # scene 000001 was not committed half-written
     assert store.scene_ids() == ["000000"]
     first = {p: p.stat().st_mtime_ns for p in store.scene_dir("000000").rglob("*")}
+    task_process.send_signal(signal.SIGKILL)  # the Ray worker running the task dies mid-scene
+    task_process.wait(timeout=30)
+    workers[0].wait(timeout=30)  # its render worker goes with it
 
     job.join(TIMEOUT_S)
     summary = result["s"]

@@ -6,6 +6,10 @@
 Half the budget goes to each model (the LR schedule follows the clock); evaluation time is not counted. Prints
 mask IoU, rotation median error / acc@15 / acc@30 (symmetry-aware) on the test split and training samples/s,
 and writes them to OUT/bench.json.
+
+``--compare`` trains each model twice in the same run, each with the whole per-model budget: first with the
+settings before 2026-11-30 (``--head grid``, ``--negatives 0``, ``--precision fp32``), then with today's defaults;
+the report has both, per part.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", choices=["mask", "rot"], default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--compare", action="store_true", help="each model with the former settings, then today's")
+    p.add_argument("--limit", type=int, default=None, help="at most this many rows per split (quick runs)")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
 
@@ -58,17 +64,21 @@ def main(argv: list[str] | None = None) -> int:
     if not dataset:
         p.error("give a DATASET folder or --synthetic N")
 
-    tasks = [args.only] if args.only else ["mask", "rot"]
-    minutes = args.minutes / len(tasks)
+    models = [args.only] if args.only else ["mask", "rot"]
+    minutes = args.minutes / len(models)
+    tasks = [f"{m}-{v}" for m in models for v in ("before", "today")] if args.compare else models
     report: dict = {"dataset": dataset, "minutes_per_model": minutes, "threads": os.cpu_count()}
-    for task in tasks:
-        run = out / task
+    for name in tasks:
+        task, _, variant = name.partition("-")
+        run = out / name
         shutil.rmtree(run, ignore_errors=True)
+        former = {"head": "grid", "negatives": 0.0, "precision": "fp32"} if variant == "before" else {}
         cfg = TrainConfig(
             task=task, dataset=dataset, out=str(run), epochs=10_000, max_minutes=minutes, seed=args.seed,
             image_size=args.mask_size if task == "mask" else args.rot_size,
             batch_size=args.mask_batch if task == "mask" else args.rot_batch,
-            lr=2e-3 if task == "mask" else 1e-3, quiet=args.quiet, workers=args.workers,
+            lr=2e-3 if task == "mask" else 1e-3, quiet=args.quiet, workers=args.workers, limit=args.limit,
+            **former,
         )  # fmt: skip
         t = time.monotonic()
         result = train(cfg)
@@ -81,14 +91,14 @@ def main(argv: list[str] | None = None) -> int:
             "per_part": test.get("per_part", {}),
             "time": result.get("time"),
         }
-        report[task] = entry
+        report[name] = entry
         if task == "mask":
-            print(f"mask: test IoU {test.get('iou', float('nan')):.3f} over {test.get('n', 0)} queries, "
+            print(f"{name}: test IoU {test.get('iou', float('nan')):.3f} over {test.get('n', 0)} queries, "
                   f"{entry['epochs']} epochs, {entry['samples_per_s']:.1f} samples/s")  # fmt: skip
         else:
             nan = float("nan")
             print(
-                f"rot: test median {test.get('median_deg', nan):.1f} deg, acc@15 {test.get('acc15', nan):.3f}, "
+                f"{name}: test median {test.get('median_deg', nan):.1f} deg, acc@15 {test.get('acc15', nan):.3f}, "
                 f"acc@30 {test.get('acc30', nan):.3f} over {test.get('n', 0)} crops, {entry['epochs']} epochs, "
                 f"{entry['samples_per_s']:.1f} samples/s"
             )

@@ -48,6 +48,9 @@ _Weights = Annotated[
     ),
 ]
 _Limit = Annotated[int | None, typer.Option(help="Use at most this many dataset rows per split.")]
+_TrainLimit = Annotated[
+    int | None, typer.Option(help="Use at most this many train rows (validation and test whole): learning curves.")
+]
 _Minutes = Annotated[float | None, typer.Option("--max-minutes", help="Stop training after this many minutes.")]
 _Workers = Annotated[int, typer.Option(help="DataLoader worker processes.")]
 _Out = Annotated[str, out_option("RUN_DIR for checkpoints and metrics.")]
@@ -73,6 +76,27 @@ _Query = Annotated[
         "crop from another scene)."
     ),
 ]
+_Head = Annotated[
+    str,
+    typer.Option(
+        help="harmonic: the scores are a band-limited function on SO(3) (learns from hundreds of crops); grid: one "
+        "free score per grid rotation (runs before 2026-11-30)."
+    ),
+]
+_Negatives = Annotated[
+    float,
+    typer.Option(
+        help="Share of training queries swapped for a part the scene does not hold (same colour, other shape, or "
+        "the reverse), answered by an empty mask: shape, not only colour, decides. 0 turns it off."
+    ),
+]
+_Precision = Annotated[
+    str,
+    typer.Option(
+        help="auto: bf16 autocast on CPUs with bf16 instructions, fp16 on CUDA, else fp32 | bf16 | fp32. Weights "
+        "and losses stay float32."
+    ),
+]
 
 
 def _add_train_command(task: str, doc: str, image_size_help: str, augment: bool, extra: tuple = ()) -> None:
@@ -82,9 +106,10 @@ def _add_train_command(task: str, doc: str, image_size_help: str, augment: bool,
     flags = [
         ("epochs", _Epochs), ("batch_size", _Batch), ("image_size", Annotated[int, typer.Option(help=image_size_help)]),
         ("lr", _Lr), ("seed", _Seed), ("device", _Device), *([("augment", _Augment)] if augment else []),
-        ("resume", _Resume), ("weights", _Weights), ("limit", _Limit), ("max_minutes", _Minutes),
+        ("resume", _Resume), ("weights", _Weights), ("limit", _Limit), ("train_limit", _TrainLimit),
+        ("max_minutes", _Minutes),
         ("workers", _Workers), ("streaming", _Streaming), ("epoch_samples", _EpochSamples),
-        ("shuffle_buffer", _Buffer), *extra, ("quiet", Quiet),
+        ("shuffle_buffer", _Buffer), *extra, ("precision", _Precision), ("quiet", Quiet),
     ]  # fmt: skip
     arg = inspect.Parameter.POSITIONAL_OR_KEYWORD
     params = [inspect.Parameter("dataset", arg, annotation=_Dataset), inspect.Parameter("out", arg, annotation=_Out)]
@@ -105,14 +130,14 @@ _add_train_command(
     "Train the masking model: image + query (part id, colour) -> mask of that part (config 'scenes').",
     "Scenes are resized to this square size (multiple of 16).",
     augment=False,
-    extra=(("query", _Query),),
+    extra=(("query", _Query), ("negatives", _Negatives)),
 )
 _add_train_command(
     "rot",
     "Train the rotation model: masked part crop + part id -> R_m2c, symmetry-aware (config 'parts').",
     "Part crops are resized to this square size.",
     augment=True,
-    extra=(("mode", _Mode),),
+    extra=(("mode", _Mode), ("head", _Head)),
 )
 
 

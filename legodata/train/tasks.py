@@ -90,14 +90,18 @@ class MaskTask(Task):
     score_key = "iou"
     channels_last = True
 
-    def __init__(self, query: str = "id") -> None:
-        self.query = query
+    def __init__(self, query: str = "id", negatives: float = 0.0) -> None:
+        self.query, self.negatives = query, negatives
 
     def torch_dataset(self, samples, train: bool, seed: int, augment: bool):
-        """Queries as tensors; the reference image (drawn at random in training) only for the image query."""
+        """Queries as tensors; the reference image (drawn at random in training) only for the image query; in
+        training a ``negatives`` share of id queries asks for an absent part."""
         if self.query == "image" and hasattr(samples, "ref_crops"):
             data.with_references(samples)  # once, before DataLoader workers copy the samples
-        return data.make_mask_dataset(samples, augment=train, seed=seed, references=self.query == "image")
+        negatives = self.negatives if train and augment else 0.0
+        return data.make_mask_dataset(
+            samples, augment=train, seed=seed, references=self.query == "image", negatives=negatives
+        )
 
     def model_config(self, vocab, base):
         extra = {} if self.query == "id" else {"query": self.query}  # id runs' configs stay as they were
@@ -164,13 +168,17 @@ class RotationTask(Task):
     sigma_deg = 8.0  # width of the soft target on the grid, about the grid spacing
     geodesic_weight = 0.0
 
-    def __init__(self, mode: str = "absolute") -> None:
-        self.mode = mode
+    degree = 6  # harmonic head: band limit of the scores on SO(3) (455 coefficients)
+
+    def __init__(self, mode: str = "absolute", head: str = "grid") -> None:
+        self.mode, self.head = mode, head
         if mode == "relative":
             self.dataset = STEPS
 
     def model_config(self, vocab, base):
         extra = {"mode": "relative", "in_channels": 8} if self.mode == "relative" else {}
+        if self.head != "grid":  # grid runs' configs stay as they were
+            extra |= {"head": self.head, "degree": self.degree}
         return {
             "kind": "rot",
             "base": base or 32,
@@ -221,17 +229,19 @@ TASKS = {"mask": MaskTask, "rot": RotationTask}
 
 
 def get_task(name: str, **options) -> Task:
-    """The task ``name`` (``mask`` takes ``query``)."""
+    """The task ``name`` (``mask`` takes ``query`` and ``negatives``, ``rot`` ``mode`` and ``head``)."""
     return TASKS[name](**options)
 
 
 def task_options(cfg) -> dict:
     """The :func:`get_task` options of a :class:`~legodata.train.config.TrainConfig`."""
-    return {"query": cfg.query} if cfg.task == "mask" else {"mode": cfg.mode}
+    if cfg.task == "mask":
+        return {"query": cfg.query, "negatives": cfg.negatives}
+    return {"mode": cfg.mode, "head": cfg.head}
 
 
 def task_of_run(task_name: str, model_config: dict) -> Task:
     """The task a checkpoint was trained as (its ``model_config`` holds the query or mode)."""
     if task_name == "mask":
         return get_task("mask", query=model_config.get("query", "id"))
-    return get_task(task_name, mode=model_config.get("mode", "absolute"))
+    return get_task(task_name, mode=model_config.get("mode", "absolute"), head=model_config.get("head", "grid"))

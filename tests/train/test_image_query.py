@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch")
 
 
 def _cfg(dataset, out, **kw):
-    base = dict(epochs=2, batch_size=8, image_size=32, lr=2e-3, quiet=True, base=8, query="image")
+    base = dict(epochs=2, batch_size=8, image_size=32, lr=2e-3, quiet=True, base=8, query="image", precision="fp32")
     return TrainConfig(task="mask", dataset=str(dataset), out=str(out), **{**base, **kw})
 
 

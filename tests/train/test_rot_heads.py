@@ -1,0 +1,77 @@
+"""The rotation model's two heads, mixed precision and the new training flags."""
+
+import json
+
+import numpy as np
+import pytest
+
+from legodata.errors import LegodataError
+from legodata.train.config import TrainConfig
+from legodata.train.loop import autocast_dtype, train
+from legodata.train.models import RotationNet, build_model
+
+torch = pytest.importorskip("torch")
+
+
+def test_harmonic_scores_are_band_limited_on_the_grid():
+    from legodata.geometry.so3_harmonics import grid_basis
+
+    model = RotationNet(n_parts=2, base=8, bins=1024, head="harmonic", degree=3).eval()
+    with torch.no_grad():
+        scores = model(torch.randn(3, 4, 32, 32), torch.tensor([0, 1, 0])).double().numpy()
+    basis = grid_basis(1024, 3)
+    rest = scores - (scores @ basis) @ basis.T  # nothing outside the degree-3 functions
+    assert np.abs(rest).max() < 1e-4 * np.abs(scores).max()
+    assert scores.shape == (3, 1024)
+
+
+def test_model_config_rebuilds_the_head_and_old_configs_stay_grid():
+    vocab = {"part_names": ["a", "b"], "colour_codes": []}
+    harmonic = build_model({"kind": "rot", "base": 8, "bins": 512, "head": "harmonic", "degree": 2, **vocab})
+    grid = build_model({"kind": "rot", "base": 8, "bins": 512, **vocab})  # a run from before the harmonic head
+    assert harmonic.head[-1].coefficients.out_features == 35
+    assert isinstance(grid.head[-1], torch.nn.Linear) and grid.head[-1].out_features == 512
+    with pytest.raises(LegodataError, match="head 'fourier'"):
+        build_model({"kind": "rot", "head": "fourier", **vocab})
+
+
+def test_autocast_dtype():
+    cpu = torch.device("cpu")
+    assert autocast_dtype("fp32", cpu) is None
+    assert autocast_dtype("bf16", cpu) is torch.bfloat16
+    assert autocast_dtype("auto", cpu) in (None, torch.bfloat16)
+    assert autocast_dtype("auto", torch.device("cuda")) is torch.float16
+
+
+@pytest.mark.parametrize(
+    ("settings", "flag"),
+    [
+        ({"head": "fourier"}, "--head"),
+        ({"precision": "fp16"}, "--precision"),
+        ({"negatives": 1.0}, "--negatives"),
+        ({"train_limit": 0}, "--train-limit"),
+        ({"train_limit": 10, "streaming": True}, "--train-limit"),
+    ],
+)
+def test_bad_new_flags_are_one_line_errors(settings, flag):
+    task = "mask" if "negatives" in settings else "rot"
+    with pytest.raises(LegodataError, match=flag) as err:
+        TrainConfig(task=task, dataset="d", out="o", **settings).validate()
+    assert "\n" not in str(err.value)
+
+
+def test_harmonic_run_saves_its_head_and_evaluate_rebuilds_it(published, tmp_path):
+    from legodata.train.evaluate import evaluate_run
+
+    torch.set_num_threads(1)
+    run = tmp_path / "run"
+    cfg = TrainConfig(
+        task="rot", dataset=str(published.out), out=str(run), epochs=2, batch_size=16, image_size=32, base=8,
+        quiet=True, train_limit=24,
+    )  # fmt: skip
+    result = train(cfg)
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"]["head"] == "harmonic" and config["model"]["degree"] == 6
+    assert config["train"]["train_limit"] == 24 and config["data"]["train_samples_per_epoch"] == 24
+    again = evaluate_run(run, str(published.out), split="test", checkpoint="best")
+    assert again["median_deg"] == pytest.approx(result["test"]["median_deg"])

@@ -8,8 +8,10 @@ mask IoU, rotation median error / acc@15 / acc@30 (symmetry-aware) on the test s
 and writes them to OUT/bench.json.
 
 ``--compare`` trains each model twice in the same run, each with the whole per-model budget: first with the
-settings before 2026-11-30 (``--head grid``, ``--negatives 0``, ``--precision fp32``), then with today's defaults;
-the report has both, per part.
+settings before 2026-11-30 (``--arch film --negatives 0`` for masks, ``--head grid`` for rotations, ``--precision
+fp32``), then with today's defaults; the report has both, per part. ``--side-by-side`` runs a model's two runs at
+the same time, one core each (same conditions for both, half the wall time). ``--also DIR`` scores every run on
+another dataset's test split too (e.g. rendered with ``--domain randomised`` and another seed).
 """
 
 from __future__ import annotations
@@ -38,13 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     p.add_argument("--compare", action="store_true", help="each model with the former settings, then today's")
+    p.add_argument(
+        "--side-by-side", action="store_true", help="with --compare: a model's two runs at once, one core each"
+    )
+    p.add_argument("--also", default=None, help="also score every run on this dataset's test split (generalisation)")
     p.add_argument("--limit", type=int, default=None, help="at most this many rows per split (quick runs)")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
-
-    import shutil
-
-    from legodata.train.loop import TrainConfig, train
 
     out = Path(args.out)
     dataset = args.dataset
@@ -68,45 +70,103 @@ def main(argv: list[str] | None = None) -> int:
     minutes = args.minutes / len(models)
     tasks = [f"{m}-{v}" for m in models for v in ("before", "today")] if args.compare else models
     report: dict = {"dataset": dataset, "minutes_per_model": minutes, "threads": os.cpu_count()}
-    for name in tasks:
-        task, _, variant = name.partition("-")
-        run = out / name
-        shutil.rmtree(run, ignore_errors=True)
-        former = {"head": "grid", "negatives": 0.0, "precision": "fp32"} if variant == "before" else {}
-        cfg = TrainConfig(
-            task=task, dataset=dataset, out=str(run), epochs=10_000, max_minutes=minutes, seed=args.seed,
-            image_size=args.mask_size if task == "mask" else args.rot_size,
-            batch_size=args.mask_batch if task == "mask" else args.rot_batch,
-            lr=2e-3 if task == "mask" else 1e-3, quiet=args.quiet, workers=args.workers, limit=args.limit,
-            **former,
-        )  # fmt: skip
-        t = time.monotonic()
-        result = train(cfg)
-        test = result.get("test", {})
-        entry = {
-            "wall_s": time.monotonic() - t,
-            "epochs": result["epochs_done"],
-            "samples_per_s": result["train_samples_per_s"],
-            "test": {k: v for k, v in test.items() if k != "per_part"},
-            "per_part": test.get("per_part", {}),
-            "time": result.get("time"),
-        }
-        report[name] = entry
-        if task == "mask":
-            print(f"{name}: test IoU {test.get('iou', float('nan')):.3f} over {test.get('n', 0)} queries, "
-                  f"{entry['epochs']} epochs, {entry['samples_per_s']:.1f} samples/s")  # fmt: skip
-        else:
-            nan = float("nan")
-            print(
-                f"{name}: test median {test.get('median_deg', nan):.1f} deg, acc@15 {test.get('acc15', nan):.3f}, "
-                f"acc@30 {test.get('acc30', nan):.3f} over {test.get('n', 0)} crops, {entry['epochs']} epochs, "
-                f"{entry['samples_per_s']:.1f} samples/s"
-            )
+    report["side_by_side"] = bool(args.side_by_side and args.compare)
+    if report["side_by_side"]:  # the two runs of a model at once, one core each: same conditions for both
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        for model in models:
+            pair = [f"{model}-before", f"{model}-today"]
+            with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
+                futures = [pool.submit(run_one, name, dataset, out, minutes, args, 1) for name in pair]
+                for name, future in zip(pair, futures):
+                    report[name] = future.result()
+                    print_entry(name, report[name])
+    else:
+        for name in tasks:
+            report[name] = run_one(name, dataset, out, minutes, args)
+            print_entry(name, report[name])
     print(time_table(report, tasks))
+    print(per_part_table(report, tasks))
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"written {out / 'bench.json'}")
     return 0
+
+
+def run_one(name: str, dataset: str, out: Path, minutes: float, args, threads: int | None = None) -> dict:
+    """Train run ``name`` (``mask``, ``rot``, or ``<model>-before|today``) and score it; its report entry."""
+    import shutil
+
+    from legodata.train.loop import TrainConfig, train
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    task, _, variant = name.partition("-")
+    run = out / name
+    shutil.rmtree(run, ignore_errors=True)
+    former = {"head": "grid", "arch": "film", "negatives": 0.0, "precision": "fp32"} if variant == "before" else {}
+    cfg = TrainConfig(
+        task=task, dataset=dataset, out=str(run), epochs=10_000, max_minutes=minutes, seed=args.seed,
+        image_size=args.mask_size if task == "mask" else args.rot_size,
+        batch_size=args.mask_batch if task == "mask" else args.rot_batch,
+        lr=2e-3 if task == "mask" else 1e-3, quiet=args.quiet, workers=args.workers, limit=args.limit,
+        **former,
+    )  # fmt: skip
+    t = time.monotonic()
+    result = train(cfg)
+    test = result.get("test", {})
+    entry = {
+        "wall_s": time.monotonic() - t,
+        "epochs": result["epochs_done"],
+        "samples_per_s": result["train_samples_per_s"],
+        "samples_seen": (result.get("time") or {}).get("samples"),
+        "test": {k: v for k, v in test.items() if k != "per_part"},
+        "per_part": test.get("per_part", {}),
+        "time": result.get("time"),
+    }
+    if args.also:
+        from legodata.train.evaluate import evaluate_run
+
+        also = evaluate_run(run, args.also, split="test", checkpoint="best")
+        entry["also"] = {k: v for k, v in also.items() if k != "per_part"}
+    return entry
+
+
+def print_entry(name: str, entry: dict) -> None:
+    test, nan = entry["test"], float("nan")
+    seen = f"{entry['epochs']} epochs ({entry['samples_seen']} samples), {entry['samples_per_s']:.1f} samples/s"
+    if name.startswith("mask"):
+        print(f"{name}: test IoU {test.get('iou', nan):.3f} over {test.get('n', 0)} queries, {seen}")
+    else:
+        print(
+            f"{name}: test median {test.get('median_deg', nan):.1f} deg, acc@15 {test.get('acc15', nan):.3f}, "
+            f"acc@30 {test.get('acc30', nan):.3f}, flips {test.get('flips', '-')} over {test.get('n', 0)} crops, "
+            f"{seen}"
+        )
+    if "also" in entry:
+        print(f"{name} on the --also test split: {json.dumps(entry['also'])}")
+    sys.stdout.flush()
+
+
+def per_part_table(report: dict, names: list[str]) -> str:
+    """Markdown table: the test metric of every run per part (IoU; rotation median / acc@15 / flips)."""
+    parts = sorted({p for n in names for p in report[n]["per_part"]})
+    rows = ["| part | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for part in parts:
+        cells = []
+        for n in names:
+            m = report[n]["per_part"].get(part)
+            if m is None:
+                cells.append("-")
+            elif "iou" in m:
+                cells.append(f"{m['iou']:.3f}")
+            else:
+                cells.append(f"{m['median_deg']:.1f} deg / {100 * m['acc15']:.0f}% / {m.get('flips', '-')} of {m['n']}")
+        rows.append(f"| {part} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
 
 
 def time_table(report: dict, tasks: list[str]) -> str:

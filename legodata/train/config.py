@@ -57,7 +57,10 @@ class TrainConfig:
     query: str = "id"  # mask: id (part, colour) | image (a reference image of the part)
     mode: str = "absolute"  # rot: absolute (crop -> R_m2c, config parts) | relative (+ manual crop -> action, steps)
     head: str = "harmonic"  # rot: harmonic (band-limited scores on SO(3)) | grid (one free score per grid rotation)
-    negatives: float = 0.25  # mask: share of training queries swapped for a part absent from the scene (empty target)
+    arch: str = "segment"  # mask, id query: segment (every part at once, per-pixel) | film (one query per pass)
+    negatives: float = (
+        0.25  # mask (film): share of training queries swapped for a part absent from the scene (empty target)
+    )
     precision: str = "auto"  # auto (bf16 on CPUs with bf16 instructions, fp16 on CUDA) | bf16 | fp32
     quiet: bool = False
 
@@ -94,6 +97,8 @@ class TrainConfig:
             raise LegodataError(f"--mode {self.mode!r}: expected absolute or relative (train-rot only)")
         if self.head not in ("harmonic", "grid"):
             raise LegodataError(f"--head {self.head!r}: expected harmonic or grid (train-rot only)")
+        if self.arch not in ("segment", "film"):
+            raise LegodataError(f"--arch {self.arch!r}: expected segment or film (train-mask only)")
         if self.precision not in PRECISIONS:
             raise LegodataError(f"--precision {self.precision!r}: expected one of {', '.join(PRECISIONS)}")
         if self.mode == "relative" and self.streaming:

@@ -131,7 +131,9 @@ def train_epoch(run, loader, epoch: int, total_steps: int, clock: Clock, lr_at) 
     timer.reset()
     for batch in bar:
         n = len(next(iter(batch.values())))
-        loss_sum += update_policy(run, batch, lr_at(clock.progress(run.step, total_steps)), timer)
+        progress = clock.progress(run.step, total_steps)
+        run.task.progress = progress  # what a task's loss may anneal by (the rotation target's width)
+        loss_sum += update_policy(run, batch, lr_at(progress), timer)
         n_batches += 1
         n_samples += n
         clock.seen += n * run.dist.world

@@ -43,17 +43,21 @@ def mask_metrics(ious: np.ndarray, parts: np.ndarray, names: list[str]) -> dict:
 
 
 def rotation_metrics(errors_deg: np.ndarray, parts: np.ndarray, names: list[str]) -> dict:
-    """Median error, mean error, accuracy at 15 and 30 degrees (fractions), overall and per part."""
+    """Median error, mean error, accuracy at 15 and 30 degrees (fractions), errors beyond 30 degrees and flips
+    (beyond 150 degrees: the part seen upside down or back to front) as counts, overall and per part."""
     errors = np.asarray(errors_deg, np.float64)
 
     def summary(v: np.ndarray) -> dict:
         if not len(v):
-            return {"median_deg": float("nan"), "mean_deg": float("nan"), "acc15": float("nan"), "acc30": float("nan")}
+            nan = float("nan")
+            return {"median_deg": nan, "mean_deg": nan, "acc15": nan, "acc30": nan, "over30": 0, "flips": 0}
         return {
             "median_deg": float(np.median(v)),
             "mean_deg": float(v.mean()),
             "acc15": float((v <= 15).mean()),
             "acc30": float((v <= 30).mean()),
+            "over30": int((v > 30).sum()),
+            "flips": int((v > 150).sum()),
         }
 
     return {"n": int(len(errors)), **summary(errors), "per_part": _per_part(errors, parts, names, summary)}

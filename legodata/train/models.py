@@ -222,8 +222,8 @@ class HarmonicScores(nn.Module):
 
         basis = torch.from_numpy(grid_basis(bins, degree).copy()).float()
         self.coefficients = nn.Linear(features, basis.shape[1])
-        # the basis is orthonormal over the grid: scale it so a unit coefficient moves scores by about one
-        self.register_buffer("basis", basis * float(bins) ** 0.5, persistent=False)
+        # orthonormal over the grid: scaled so that scores start as spread as the coefficients (not sqrt(K) times)
+        self.register_buffer("basis", basis * (bins / basis.shape[1]) ** 0.5, persistent=False)
 
     def forward(self, x):
         with torch.autocast(device_type=x.device.type, enabled=False):  # scores precise enough to refine
@@ -288,6 +288,13 @@ class RotationNet(nn.Module):
 def build_model(model_config: dict[str, Any]):
     """``{"kind": "mask"|"rot", ...}`` -> the network (fresh weights)."""
     kind = model_config.get("kind")
+    if kind == "mask" and model_config.get("arch", "film") == "segment":
+        from legodata.train.samples import colour_rgb
+        from legodata.train.segment_model import MaskSegNet
+
+        table = [colour_rgb(code) for code in model_config["colour_codes"]]
+        base, depth = model_config.get("base", 16), model_config.get("depth", 4)
+        return MaskSegNet(len(model_config["part_names"]), table, base=base, depth=depth)
     if kind == "mask":
         return MaskUNet(
             n_parts=len(model_config["part_names"]),

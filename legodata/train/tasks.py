@@ -62,6 +62,7 @@ class Task:
     score_key: str  # validation metric used to pick the best checkpoint
     higher_is_better: bool = True
     channels_last: bool = False  # NHWC activations: measured 1.6x faster for the U-Net on CPU, no gain for rot
+    progress: float = 1.0  # fraction of the run done, set by the loop before each step (1: after training)
 
     def torch_dataset(self, samples, train: bool, seed: int, augment: bool):
         """``samples`` as tensors; augmented (where the task augments) when ``train`` and ``augment``."""
@@ -90,12 +91,19 @@ class MaskTask(Task):
     score_key = "iou"
     channels_last = True
 
-    def __init__(self, query: str = "id", negatives: float = 0.0) -> None:
+    def __init__(self, query: str = "id", negatives: float = 0.0, arch: str = "film") -> None:
         self.query, self.negatives = query, negatives
+        self.arch = arch if query == "id" else "film"  # a reference image conditions the FiLM U-Net only
 
     def torch_dataset(self, samples, train: bool, seed: int, augment: bool):
         """Queries as tensors; the reference image (drawn at random in training) only for the image query; in
-        training a ``negatives`` share of id queries asks for an absent part."""
+        training a ``negatives`` share of id queries asks for an absent part. The segmenting model trains on whole
+        scenes (:mod:`legodata.train.scene_maps`) and is scored per query like the other."""
+        if self.arch == "segment" and train:
+            from legodata.train.scene_maps import SceneMapsDataset
+
+            is_stream = not isinstance(samples, data.MaskSamples)  # --streaming: the stream converts the rows
+            return data.make_mask_dataset(samples) if is_stream else SceneMapsDataset(samples)
         if self.query == "image" and hasattr(samples, "ref_crops"):
             data.with_references(samples)  # once, before DataLoader workers copy the samples
         negatives = self.negatives if train and augment else 0.0
@@ -105,9 +113,16 @@ class MaskTask(Task):
 
     def model_config(self, vocab, base):
         extra = {} if self.query == "id" else {"query": self.query}  # id runs' configs stay as they were
+        if self.arch == "segment":
+            extra["arch"] = "segment"
         return {"kind": "mask", "base": base or 16, "depth": 4, **extra, **vocab.to_json()}
 
     def loss(self, model, batch):
+        if "part_map" in batch:
+            from legodata.train.segment_model import segment_loss
+
+            part_logits, colour_logits = model(batch["image"])
+            return segment_loss(part_logits, colour_logits, batch["part_map"], batch["colour_map"])
         logits = model(batch["image"], batch["part"], batch["colour"], batch["colour_rgb"], batch.get("ref"))
         return bce_dice_loss(logits.float(), batch["target"])
 
@@ -166,19 +181,22 @@ class RotationTask(Task):
 
     bins = 4096  # grid rotations: a random rotation is within 8 degrees of one at the median
     sigma_deg = 8.0  # width of the soft target on the grid, about the grid spacing
+    sigma_start_deg = 30.0  # harmonic head: the width at the start, narrowed to sigma_deg over the first half
     geodesic_weight = 0.0
 
     degree = 6  # harmonic head: band limit of the scores on SO(3) (455 coefficients)
 
     def __init__(self, mode: str = "absolute", head: str = "grid") -> None:
         self.mode, self.head = mode, head
+        if head == "grid":  # as trained before the harmonic head: one width throughout
+            self.sigma_start_deg = self.sigma_deg
         if mode == "relative":
             self.dataset = STEPS
 
     def model_config(self, vocab, base):
         extra = {"mode": "relative", "in_channels": 8} if self.mode == "relative" else {}
         if self.head != "grid":  # grid runs' configs stay as they were
-            extra |= {"head": self.head, "degree": self.degree}
+            extra |= {"head": self.head, "degree": self.degree, "sigma_start_deg": self.sigma_start_deg}
         return {
             "kind": "rot",
             "base": base or 32,
@@ -193,8 +211,14 @@ class RotationTask(Task):
         grid = getattr(model, "module", model).grid  # DDP wraps the model
         logits = model(batch["x"], batch["part"])
         return grid_rotation_loss(
-            logits, grid, batch["R"], batch["sym"], np.radians(self.sigma_deg), self.geodesic_weight
+            logits, grid, batch["R"], batch["sym"], np.radians(self.sigma_now()), self.geodesic_weight
         )
+
+    def sigma_now(self) -> float:
+        """The soft target's width at ``self.progress``: broad targets first get a model off the uniform answer
+        that 4096 sharp classes leave it at for long, sharp ones later give the precision."""
+        shrink = min(1.0, self.progress / 0.5)
+        return self.sigma_deg * (self.sigma_start_deg / self.sigma_deg) ** (1.0 - shrink)
 
     @torch.no_grad()
     def predict_allo(self, model, samples, device, batch_size, tta: bool = False) -> np.ndarray:
@@ -236,12 +260,12 @@ def get_task(name: str, **options) -> Task:
 def task_options(cfg) -> dict:
     """The :func:`get_task` options of a :class:`~legodata.train.config.TrainConfig`."""
     if cfg.task == "mask":
-        return {"query": cfg.query, "negatives": cfg.negatives}
+        return {"query": cfg.query, "negatives": cfg.negatives, "arch": cfg.arch}
     return {"mode": cfg.mode, "head": cfg.head}
 
 
 def task_of_run(task_name: str, model_config: dict) -> Task:
     """The task a checkpoint was trained as (its ``model_config`` holds the query or mode)."""
     if task_name == "mask":
-        return get_task("mask", query=model_config.get("query", "id"))
+        return get_task("mask", query=model_config.get("query", "id"), arch=model_config.get("arch", "film"))
     return get_task(task_name, mode=model_config.get("mode", "absolute"), head=model_config.get("head", "grid"))

@@ -75,3 +75,16 @@ def test_harmonic_run_saves_its_head_and_evaluate_rebuilds_it(published, tmp_pat
     assert config["train"]["train_limit"] == 24 and config["data"]["train_samples_per_epoch"] == 24
     again = evaluate_run(run, str(published.out), split="test", checkpoint="best")
     assert again["median_deg"] == pytest.approx(result["test"]["median_deg"])
+
+
+def test_target_width_narrows_over_the_first_half_for_the_harmonic_head_only():
+    from legodata.train.tasks import RotationTask
+
+    harmonic, grid = RotationTask(head="harmonic"), RotationTask(head="grid")
+    widths = []
+    for progress in (0.0, 0.25, 0.5, 0.9, 1.0):
+        harmonic.progress = grid.progress = progress
+        widths.append(harmonic.sigma_now())
+        assert grid.sigma_now() == pytest.approx(8.0)
+    assert widths[0] == pytest.approx(30.0) and widths[2:] == pytest.approx([8.0, 8.0, 8.0])
+    assert widths[0] > widths[1] > widths[2]

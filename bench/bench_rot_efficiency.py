@@ -9,8 +9,8 @@
    learning-curve run scored on OTHER's test split as it is (no fine-tuning), then trained on OTHER's first
    ``--finetune-crops`` train crops for ``--minutes`` from scratch and from that run's weights (``--weights``).
 
-Prints one table per part and writes OUT/efficiency.json. Times are wall clock on this machine; the epochs and
-samples seen are given beside them because machines of this kind differ in speed.
+With ``--side-by-side`` two runs train at a time, one core each. Writes OUT/efficiency.json. Times are wall clock
+on this machine; the epochs and samples seen are given beside them because machines of this kind differ in speed.
 """
 
 from __future__ import annotations
@@ -23,9 +23,15 @@ import time
 from pathlib import Path
 
 
-def _train(dataset: str, out: Path, minutes: float, train_limit: int | None, seed: int, **settings) -> dict:
+def _train(
+    dataset: str, out: Path, minutes: float, train_limit: int | None, seed: int, threads: int = 0, **settings
+) -> dict:
+    import torch
+
     from legodata.train.loop import TrainConfig, train
 
+    if threads:
+        torch.set_num_threads(threads)
     shutil.rmtree(out, ignore_errors=True)
     cfg = TrainConfig(
         task="rot", dataset=dataset, out=str(out), epochs=10_000, max_minutes=minutes, train_limit=train_limit,
@@ -40,6 +46,7 @@ def _train(dataset: str, out: Path, minutes: float, train_limit: int | None, see
         "wall_s": round(time.monotonic() - t, 1),
         "epochs": epochs,
         "samples_seen": (result.get("time") or {}).get("samples"),
+        "train_crops": json.loads((out / "config.json").read_text())["data"]["train_samples_per_epoch"],
         "samples_per_s": round(rate, 1),
         "test": {k: v for k, v in result["test"].items() if k != "per_part"},
         "per_part": result["test"].get("per_part", {}),
@@ -55,6 +62,19 @@ def _line(name: str, entry: dict) -> str:
     )
 
 
+def _run_all(runs: dict, args, threads: int) -> dict:
+    """Train every run ``name: (dataset, out, train_limit, settings)``, two at a time with ``--side-by-side``."""
+    if not args.side_by_side:
+        return {n: _train(d, o, args.minutes, k, args.seed, **kw) for n, (d, o, k, kw) in runs.items()}
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
+        futures = {n: pool.submit(_train, d, o, args.minutes, k, args.seed, threads, **kw) for n, (d, o, k, kw) in
+                   runs.items()}  # fmt: skip
+        return {n: f.result() for n, f in futures.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dataset", help="published dataset (the synthetic source)")
@@ -64,19 +84,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--finetune-crops", type=int, default=500)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/bench-efficiency")
+    p.add_argument("--side-by-side", action="store_true", help="two runs at a time, one core each")
     args = p.parse_args(argv)
     from legodata.train.evaluate import evaluate_run
 
     out = Path(args.out)
     sizes = sorted(int(s) for s in args.sizes.split(","))
     report: dict = {"dataset": args.dataset, "other": args.other, "minutes": args.minutes, "curve": {}}
-    for n in sizes:
-        entry = _train(args.dataset, out / f"curve-{n}", args.minutes, n, args.seed)
-        report["curve"][f"harmonic-{n}"] = entry
-        print(_line(f"{n} crops, harmonic", entry), flush=True)
-    entry = _train(args.dataset, out / f"curve-{sizes[0]}-grid", args.minutes, sizes[0], args.seed, head="grid")
-    report["curve"][f"grid-{sizes[0]}"] = entry
-    print(_line(f"{sizes[0]} crops, grid (before)", entry), flush=True)
+    report["side_by_side"] = args.side_by_side
+    threads = 1 if args.side_by_side else 0
+    runs = {f"harmonic-{n}": (args.dataset, out / f"curve-{n}", n, {}) for n in sizes}
+    runs[f"grid-{sizes[0]}"] = (args.dataset, out / f"curve-{sizes[0]}-grid", sizes[0], {"head": "grid"})
+    for name, entry in _run_all(runs, args, threads).items():
+        report["curve"][name] = entry
+        print(_line(f"{entry['train_crops']} crops, {name.split('-')[0]}", entry), flush=True)
 
     source = out / f"curve-{sizes[-1]}"
     as_is = evaluate_run(source, args.other, split="test", checkpoint="best", device="auto")
@@ -84,11 +105,13 @@ def main(argv: list[str] | None = None) -> int:
         "per_part", {})}}  # fmt: skip
     print(_line(f"{args.other}: {sizes[-1]}-crop run, no fine-tuning", fine["no fine-tuning"]), flush=True)
     n = args.finetune_crops
-    fine["from scratch"] = _train(args.other, out / "other-scratch", args.minutes, n, args.seed)
-    print(_line(f"{args.other}: {n} crops from scratch", fine["from scratch"]), flush=True)
-    weights = str(source / "best.pt")
-    fine["fine-tuned"] = _train(args.other, out / "other-finetuned", args.minutes, n, args.seed, weights=weights)
-    print(_line(f"{args.other}: {n} crops fine-tuned from the {sizes[-1]}-crop run", fine["fine-tuned"]), flush=True)
+    runs = {
+        "from scratch": (args.other, out / "other-scratch", n, {}),
+        "fine-tuned": (args.other, out / "other-finetuned", n, {"weights": str(source / "best.pt")}),
+    }
+    for name, entry in _run_all(runs, args, threads).items():
+        fine[name] = entry
+        print(_line(f"{args.other}: {entry['train_crops']} crops, {name}", entry), flush=True)
     report["finetune"] = fine
     out.mkdir(parents=True, exist_ok=True)
     (out / "efficiency.json").write_text(json.dumps(report, indent=2) + "\n")

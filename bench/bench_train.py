@@ -8,10 +8,10 @@ mask IoU, rotation median error / acc@15 / acc@30 (symmetry-aware) on the test s
 and writes them to OUT/bench.json.
 
 ``--compare`` trains each model twice in the same run, each with the whole per-model budget: first with the
-settings before 2026-11-30 (``--arch film --negatives 0`` for masks, ``--head grid`` for rotations, ``--precision
-fp32``), then with today's defaults; the report has both, per part. ``--side-by-side`` runs a model's two runs at
-the same time, one core each (same conditions for both, half the wall time). ``--also DIR`` scores every run on
-another dataset's test split too (e.g. rendered with ``--domain randomised`` and another seed).
+settings before 2026-11-30 (``--precision fp32``, and ``--head grid`` for rotations), then with today's defaults;
+the report has both, per part. ``--side-by-side`` runs a model's two runs at the same time, one core each (same
+conditions for both, half the wall time). ``--also DIR`` scores every run on another dataset's test split too
+(e.g. rendered with ``--domain randomised`` and another seed).
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def run_one(name: str, dataset: str, out: Path, minutes: float, args, threads: i
     task, _, variant = name.partition("-")
     run = out / name
     shutil.rmtree(run, ignore_errors=True)
-    former = {"head": "grid", "arch": "film", "negatives": 0.0, "precision": "fp32"} if variant == "before" else {}
+    former = {"head": "grid", "precision": "fp32"} if variant == "before" else {}
     cfg = TrainConfig(
         task=task, dataset=dataset, out=str(run), epochs=10_000, max_minutes=minutes, seed=args.seed,
         image_size=args.mask_size if task == "mask" else args.rot_size,

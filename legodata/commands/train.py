@@ -83,13 +83,6 @@ _Head = Annotated[
         "free score per grid rotation (runs before 2026-11-30)."
     ),
 ]
-_Negatives = Annotated[
-    float,
-    typer.Option(
-        help="Share of training queries swapped for a part the scene does not hold (same colour, other shape, or "
-        "the reverse), answered by an empty mask: shape, not only colour, decides. 0 turns it off."
-    ),
-]
 _Precision = Annotated[
     str,
     typer.Option(
@@ -130,7 +123,7 @@ _add_train_command(
     "Train the masking model: image + query (part id, colour) -> mask of that part (config 'scenes').",
     "Scenes are resized to this square size (multiple of 16).",
     augment=False,
-    extra=(("query", _Query), ("negatives", _Negatives)),
+    extra=(("query", _Query),),
 )
 _add_train_command(
     "rot",

@@ -57,10 +57,6 @@ class TrainConfig:
     query: str = "id"  # mask: id (part, colour) | image (a reference image of the part)
     mode: str = "absolute"  # rot: absolute (crop -> R_m2c, config parts) | relative (+ manual crop -> action, steps)
     head: str = "harmonic"  # rot: harmonic (band-limited scores on SO(3)) | grid (one free score per grid rotation)
-    arch: str = "segment"  # mask, id query: segment (every part at once, per-pixel) | film (one query per pass)
-    negatives: float = (
-        0.25  # mask (film): share of training queries swapped for a part absent from the scene (empty target)
-    )
     precision: str = "auto"  # auto (bf16 on CPUs with bf16 instructions, fp16 on CUDA) | bf16 | fp32
     quiet: bool = False
 
@@ -84,7 +80,6 @@ class TrainConfig:
             ("max_minutes", self.max_minutes is None or self.max_minutes > 0, "must be positive"),
             ("epoch_samples", self.epoch_samples is None or self.epoch_samples >= 1, "must be at least 1"),
             ("shuffle_buffer", self.shuffle_buffer >= 1, "must be at least 1"),
-            ("negatives", 0 <= self.negatives < 1, "must be in [0, 1)"),
         ]
         for name, ok, hint in checks:
             if not ok:
@@ -97,8 +92,6 @@ class TrainConfig:
             raise LegodataError(f"--mode {self.mode!r}: expected absolute or relative (train-rot only)")
         if self.head not in ("harmonic", "grid"):
             raise LegodataError(f"--head {self.head!r}: expected harmonic or grid (train-rot only)")
-        if self.arch not in ("segment", "film"):
-            raise LegodataError(f"--arch {self.arch!r}: expected segment or film (train-mask only)")
         if self.precision not in PRECISIONS:
             raise LegodataError(f"--precision {self.precision!r}: expected one of {', '.join(PRECISIONS)}")
         if self.mode == "relative" and self.streaming:

@@ -28,7 +28,6 @@ from legodata.train.loading import (
     part_names_of,
     require_split,
 )
-from legodata.train.negatives import negative_query, query_table
 from legodata.train.rotation_labels import crop_ray, ray_rotation, rotate_inplane, rz
 from legodata.train.samples import (
     CROP_COLUMNS,
@@ -108,48 +107,23 @@ class _EpochDataset:
 
 class MaskTorchDataset(_EpochDataset):
     """Mask queries as tensors; with reference crops in the samples also ``ref``, the image query (another scene's
-    crop of the part: random per (seed, epoch, index) with ``augment``, else fixed). With ``augment`` and
-    ``negatives`` > 0 that share of the (id) queries asks for a part the scene does not hold (:mod:`.negatives`)."""
+    crop of the part: random per (seed, epoch, index) with ``augment``, else fixed)."""
 
     samples: MaskSamples
 
-    def __init__(
-        self,
-        samples: MaskSamples,
-        augment: bool = False,
-        seed: int = 0,
-        references: bool = True,
-        negatives: float = 0.0,
-    ) -> None:
+    def __init__(self, samples: MaskSamples, augment: bool = False, seed: int = 0, references: bool = True) -> None:
         super().__init__(samples)
         self.augment, self.seed, self.references = augment, seed, references
-        self.negatives = negatives if augment and not references else 0.0
-        self.table = None
-        if self.negatives:
-            s = samples
-            self.table = query_table(s.scene, s.part, s.colour, s.colour_rgb, len(s.part_names))
-
-    def _query(self, q: int) -> tuple[int, int, np.ndarray, np.ndarray]:
-        """(part, colour, colour sRGB, target mask) of query ``q``, or of a negative drawn in its place."""
-        s = self.samples
-        if self.negatives:
-            rng = np.random.default_rng([self.seed, self.epoch, q, 1])
-            if rng.random() < self.negatives:
-                swap = negative_query(self.table, int(s.scene[q]), int(s.part[q]), int(s.colour[q]), rng)
-                if swap is not None:
-                    return *swap, np.zeros(s.labels.shape[1:], bool)
-        return int(s.part[q]), int(s.colour[q]), s.colour_rgb[q], s.target(q)
 
     def __getitem__(self, q: int) -> dict:
         torch = require("torch", "train")
         s = self.samples
-        part, colour, rgb, target = self._query(q)
         item = {
             "image": image_tensor(s.images[s.scene[q]]),
-            "part": torch.tensor(part),
-            "colour": torch.tensor(colour),
-            "colour_rgb": torch.from_numpy(np.array(rgb, np.float32)),
-            "target": torch.from_numpy(target[None].astype(np.float32)),
+            "part": torch.tensor(s.part[q]),
+            "colour": torch.tensor(s.colour[q]),
+            "colour_rgb": torch.from_numpy(s.colour_rgb[q].copy()),
+            "target": torch.from_numpy(s.target(q)[None].astype(np.float32)),
         }
         if self.references:
             rng = np.random.default_rng([self.seed, self.epoch, q]) if self.augment else None
@@ -185,13 +159,13 @@ class RotationTorchDataset(_EpochDataset):
 
 
 def make_mask_dataset(
-    samples: MaskSamples, augment: bool = False, seed: int = 0, references: bool = True, negatives: float = 0.0
+    samples: MaskSamples, augment: bool = False, seed: int = 0, references: bool = True
 ) -> MaskTorchDataset:
-    """The masking samples as tensors; ``augment`` draws the image query's reference at random and swaps a
-    ``negatives`` share of id queries for absent parts (the images are not augmented; ``references=False`` leaves
-    the reference out). A train stream (``--streaming``) becomes its IterableDataset."""
+    """The masking samples as tensors; ``augment`` draws the image query's reference at random (the images are
+    not augmented; ``references=False`` leaves the reference out). A train stream (``--streaming``) becomes its
+    IterableDataset."""
     stream = _stream_dataset(samples)
-    return stream if stream is not None else MaskTorchDataset(samples, augment, seed, references, negatives)
+    return stream if stream is not None else MaskTorchDataset(samples, augment, seed, references)
 
 
 def make_rotation_dataset(samples: RotationSamples, augment: bool = False, seed: int = 0) -> RotationTorchDataset:

@@ -288,13 +288,6 @@ class RotationNet(nn.Module):
 def build_model(model_config: dict[str, Any]):
     """``{"kind": "mask"|"rot", ...}`` -> the network (fresh weights)."""
     kind = model_config.get("kind")
-    if kind == "mask" and model_config.get("arch", "film") == "segment":
-        from legodata.train.samples import colour_rgb
-        from legodata.train.segment_model import MaskSegNet
-
-        table = [colour_rgb(code) for code in model_config["colour_codes"]]
-        base, depth = model_config.get("base", 16), model_config.get("depth", 4)
-        return MaskSegNet(len(model_config["part_names"]), table, base=base, depth=depth)
     if kind == "mask":
         return MaskUNet(
             n_parts=len(model_config["part_names"]),

@@ -83,8 +83,7 @@ def _scan(task, cfg) -> tuple[data.Vocab, int]:
             keys = {(inst["part_id"], int(inst["colour_code"])) for inst in row["instances"]}
             parts.update(p for p, _ in keys)
             colours.update(c for _, c in keys)
-            # one query per (part, colour), the masks deciding which are visible; the segmenting model: one per scene
-            samples += 1 if getattr(task, "arch", "film") == "segment" else len(keys)
+            samples += len(keys)  # one query per (part, colour); the masks decide which are visible
     else:
         names = data.part_names_of(rows.features["part_id"])
         for row in rows:
@@ -114,30 +113,6 @@ def mask_converter(vocab: data.Vocab, names: list[str] | None, size: int):
                 }
             )
         return out
-
-    return convert
-
-
-def scene_maps_converter(vocab: data.Vocab, names: list[str] | None, size: int):
-    """A scene row -> one sample of the segmenting model, as :class:`~legodata.train.scene_maps.SceneMapsDataset`
-    makes it."""
-    from legodata.train.scene_maps import scene_maps
-
-    def convert(row: dict, rng: np.random.Generator) -> list[dict]:
-        label = _label(row["mask"])
-        labels = resize(label.astype(np.int32), size, nearest=True)
-        instances = {}
-        for (name, code), ids in _queries(row["instances"], set(np.unique(label).tolist()), names):
-            for instance in ids:
-                instances[instance] = (vocab.part_index(name, " (train stream)"), vocab.colour_index(code))
-        part_map, colour_map = scene_maps(labels, instances, len(vocab.part_names))
-        return [
-            {
-                "image": data.image_tensor(resize(_rgb(row["image"]), size)),
-                "part_map": torch.from_numpy(part_map),
-                "colour_map": torch.from_numpy(colour_map),
-            }
-        ]
 
     return convert
 
@@ -181,8 +156,7 @@ def open_train_stream(task, cfg, vocab: data.Vocab, samples: int) -> TrainStream
         rows = split_dataset_by_node(rows, rank=rank, world_size=world)
     if task.dataset.name == "scenes":
         names = data.part_names_of(data.instance_feature(rows.features["instances"])["part_id"])
-        segment = getattr(task, "arch", "film") == "segment"
-        convert = (scene_maps_converter if segment else mask_converter)(vocab, names, cfg.image_size)
+        convert = mask_converter(vocab, names, cfg.image_size)
     else:
         names = data.part_names_of(rows.features["part_id"])
         has_crop = all(c in rows.column_names for c in data.CROP_COLUMNS)

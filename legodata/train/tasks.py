@@ -91,38 +91,20 @@ class MaskTask(Task):
     score_key = "iou"
     channels_last = True
 
-    def __init__(self, query: str = "id", negatives: float = 0.0, arch: str = "film") -> None:
-        self.query, self.negatives = query, negatives
-        self.arch = arch if query == "id" else "film"  # a reference image conditions the FiLM U-Net only
+    def __init__(self, query: str = "id") -> None:
+        self.query = query
 
     def torch_dataset(self, samples, train: bool, seed: int, augment: bool):
-        """Queries as tensors; the reference image (drawn at random in training) only for the image query; in
-        training a ``negatives`` share of id queries asks for an absent part. The segmenting model trains on whole
-        scenes (:mod:`legodata.train.scene_maps`) and is scored per query like the other."""
-        if self.arch == "segment" and train:
-            from legodata.train.scene_maps import SceneMapsDataset
-
-            is_stream = not isinstance(samples, data.MaskSamples)  # --streaming: the stream converts the rows
-            return data.make_mask_dataset(samples) if is_stream else SceneMapsDataset(samples)
+        """Queries as tensors; the reference image (drawn at random in training) only for the image query."""
         if self.query == "image" and hasattr(samples, "ref_crops"):
             data.with_references(samples)  # once, before DataLoader workers copy the samples
-        negatives = self.negatives if train and augment else 0.0
-        return data.make_mask_dataset(
-            samples, augment=train, seed=seed, references=self.query == "image", negatives=negatives
-        )
+        return data.make_mask_dataset(samples, augment=train, seed=seed, references=self.query == "image")
 
     def model_config(self, vocab, base):
         extra = {} if self.query == "id" else {"query": self.query}  # id runs' configs stay as they were
-        if self.arch == "segment":
-            extra["arch"] = "segment"
         return {"kind": "mask", "base": base or 16, "depth": 4, **extra, **vocab.to_json()}
 
     def loss(self, model, batch):
-        if "part_map" in batch:
-            from legodata.train.segment_model import segment_loss
-
-            part_logits, colour_logits = model(batch["image"])
-            return segment_loss(part_logits, colour_logits, batch["part_map"], batch["colour_map"])
         logits = model(batch["image"], batch["part"], batch["colour"], batch["colour_rgb"], batch.get("ref"))
         return bce_dice_loss(logits.float(), batch["target"])
 
@@ -253,19 +235,19 @@ TASKS = {"mask": MaskTask, "rot": RotationTask}
 
 
 def get_task(name: str, **options) -> Task:
-    """The task ``name`` (``mask`` takes ``query`` and ``negatives``, ``rot`` ``mode`` and ``head``)."""
+    """The task ``name`` (``mask`` takes ``query``, ``rot`` ``mode`` and ``head``)."""
     return TASKS[name](**options)
 
 
 def task_options(cfg) -> dict:
     """The :func:`get_task` options of a :class:`~legodata.train.config.TrainConfig`."""
     if cfg.task == "mask":
-        return {"query": cfg.query, "negatives": cfg.negatives, "arch": cfg.arch}
+        return {"query": cfg.query}
     return {"mode": cfg.mode, "head": cfg.head}
 
 
 def task_of_run(task_name: str, model_config: dict) -> Task:
     """The task a checkpoint was trained as (its ``model_config`` holds the query or mode)."""
     if task_name == "mask":
-        return get_task("mask", query=model_config.get("query", "id"), arch=model_config.get("arch", "film"))
+        return get_task("mask", query=model_config.get("query", "id"))
     return get_task(task_name, mode=model_config.get("mode", "absolute"), head=model_config.get("head", "grid"))

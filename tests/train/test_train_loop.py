@@ -150,9 +150,7 @@ def overfit_mask_run(published, tmp_path_factory):
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        # memorising 4 scenes: no negative queries (they teach telling parts apart, which 4 scenes cannot)
-        cfg = _cfg("mask", published.out, run, epochs=25, batch_size=4, image_size=32, lr=1e-2, limit=4, negatives=0.0)
-        result = train(cfg)
+        result = train(_cfg("mask", published.out, run, epochs=25, batch_size=4, image_size=32, lr=1e-2, limit=4))
     finally:
         torch.set_num_threads(before)
     return run, result

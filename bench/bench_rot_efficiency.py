@@ -1,10 +1,12 @@
 """Sample efficiency of train-rot: a learning curve and fine-tuning from a synthetic run, in one run.
 
-    python bench/bench_rot_efficiency.py PUBLISHED_DIR OTHER_DIR --minutes 4 [--sizes 500,2000,8000] [--out DIR]
+    python bench/bench_rot_efficiency.py PUBLISHED_DIR OTHER_DIR --minutes 4 [--sizes 500,2000,8000]
+        [--curve-minutes 4,8,20] [--out DIR]
 
 1. Learning curve on PUBLISHED_DIR: the rotation model trained from scratch on the first N train crops for each
-   N of ``--sizes`` (validation and test splits whole), ``--minutes`` each; today's head (harmonic) at every N and
-   the former one (``--head grid``) at the smallest N.
+   N of ``--sizes`` (validation and test splits whole), ``--curve-minutes`` each (one value, or one per size: more
+   crops need more time to be seen as often); today's head (harmonic) at every N and the former one
+   (``--head grid``) at the smallest N.
 2. Fine-tuning on OTHER_DIR (another render setting, e.g. ``legodata render --domain randomised``): the largest
    learning-curve run scored on OTHER's test split as it is (no fine-tuning), then trained on OTHER's first
    ``--finetune-crops`` train crops for ``--minutes`` from scratch and from that run's weights (``--weights``).
@@ -26,6 +28,7 @@ from pathlib import Path
 def _train(
     dataset: str, out: Path, minutes: float, train_limit: int | None, seed: int, threads: int = 0, **settings
 ) -> dict:
+    """Train one rotation run from scratch (or ``settings["weights"]``) and score it; its report entry."""
     import torch
 
     from legodata.train.loop import TrainConfig, train
@@ -63,24 +66,27 @@ def _line(name: str, entry: dict) -> str:
 
 
 def _run_all(runs: dict, args, threads: int) -> dict:
-    """Train every run ``name: (dataset, out, train_limit, settings)``, two at a time with ``--side-by-side``."""
+    """Train every run ``name: (dataset, out, train_limit, minutes, settings)``, two at a time with
+    ``--side-by-side`` (longest first, so the pair's ends meet)."""
     if not args.side_by_side:
-        return {n: _train(d, o, args.minutes, k, args.seed, **kw) for n, (d, o, k, kw) in runs.items()}
+        return {n: _train(d, o, m, k, args.seed, **kw) for n, (d, o, k, m, kw) in runs.items()}
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
+    order = sorted(runs, key=lambda n: -runs[n][3])
     with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
-        futures = {n: pool.submit(_train, d, o, args.minutes, k, args.seed, threads, **kw) for n, (d, o, k, kw) in
-                   runs.items()}  # fmt: skip
-        return {n: f.result() for n, f in futures.items()}
+        futures = {n: pool.submit(_train, *runs[n][:2], runs[n][3], runs[n][2], args.seed, threads, **runs[n][4])
+                   for n in order}  # fmt: skip
+        return {n: futures[n].result() for n in runs}
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dataset", help="published dataset (the synthetic source)")
     p.add_argument("other", help="published dataset of another render setting (fine-tuning target)")
-    p.add_argument("--minutes", type=float, default=4.0, help="training budget of every run")
+    p.add_argument("--minutes", type=float, default=4.0, help="training budget of the fine-tuning runs")
     p.add_argument("--sizes", default="500,2000,8000", help="train crops of the learning curve")
+    p.add_argument("--curve-minutes", default=None, help="budget of each curve run: one value or one per size")
     p.add_argument("--finetune-crops", type=int, default=500)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/bench-efficiency")
@@ -89,15 +95,22 @@ def main(argv: list[str] | None = None) -> int:
     from legodata.train.evaluate import evaluate_run
 
     out = Path(args.out)
-    sizes = sorted(int(s) for s in args.sizes.split(","))
+    sizes = [int(s) for s in args.sizes.split(",")]
+    minutes = [float(m) for m in (args.curve_minutes or str(args.minutes)).split(",")]
+    if len(minutes) not in (1, len(sizes)) or sizes != sorted(sizes):
+        p.error("--sizes ascending, and --curve-minutes one value or one per size")
+    budget = dict(zip(sizes, minutes * len(sizes) if len(minutes) == 1 else minutes))
     report: dict = {"dataset": args.dataset, "other": args.other, "minutes": args.minutes, "curve": {}}
+    report["curve_minutes"] = {str(n): m for n, m in budget.items()}
     report["side_by_side"] = args.side_by_side
     threads = 1 if args.side_by_side else 0
-    runs = {f"harmonic-{n}": (args.dataset, out / f"curve-{n}", n, {}) for n in sizes}
-    runs[f"grid-{sizes[0]}"] = (args.dataset, out / f"curve-{sizes[0]}-grid", sizes[0], {"head": "grid"})
+    runs = {f"harmonic-{n}": (args.dataset, out / f"curve-{n}", n, budget[n], {}) for n in sizes}
+    small = sizes[0]
+    runs[f"grid-{small}"] = (args.dataset, out / f"curve-{small}-grid", small, budget[small], {"head": "grid"})
     for name, entry in _run_all(runs, args, threads).items():
+        entry["minutes"] = runs[name][3]
         report["curve"][name] = entry
-        print(_line(f"{entry['train_crops']} crops, {name.split('-')[0]}", entry), flush=True)
+        print(_line(f"{entry['train_crops']} crops, {name.split('-')[0]}, {entry['minutes']:g} min", entry), flush=True)
 
     source = out / f"curve-{sizes[-1]}"
     as_is = evaluate_run(source, args.other, split="test", checkpoint="best", device="auto")
@@ -106,8 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     print(_line(f"{args.other}: {sizes[-1]}-crop run, no fine-tuning", fine["no fine-tuning"]), flush=True)
     n = args.finetune_crops
     runs = {
-        "from scratch": (args.other, out / "other-scratch", n, {}),
-        "fine-tuned": (args.other, out / "other-finetuned", n, {"weights": str(source / "best.pt")}),
+        "from scratch": (args.other, out / "other-scratch", n, args.minutes, {}),
+        "fine-tuned": (args.other, out / "other-finetuned", n, args.minutes, {"weights": str(source / "best.pt")}),
     }
     for name, entry in _run_all(runs, args, threads).items():
         fine[name] = entry

@@ -91,8 +91,9 @@ def format_times(t: dict) -> str:
     return f"{rate} samples/s; time: {shares}"
 
 
-def update_policy(run, batch: dict, lr: float, timer: PhaseTimer | None = None) -> float:
-    """One optimisation step on ``batch`` at learning rate ``lr`` (autocast as ``run.amp_dtype`` says); the loss.
+def update_policy(run, batch: dict, lr: float, timer: PhaseTimer | None = None, progress: float = 1.0) -> float:
+    """One optimisation step on ``batch`` at learning rate ``lr`` (autocast as ``run.amp_dtype`` says), with the
+    task's loss at ``progress`` (fraction of the run done); the loss.
 
     With ``timer``, the copy to the device is charged to ``data``, the loss to ``forward``, the rest to ``backward``.
     """
@@ -103,7 +104,7 @@ def update_policy(run, batch: dict, lr: float, timer: PhaseTimer | None = None) 
         timer.lap("data")
     dtype = run.amp_dtype
     with torch.autocast(device_type=run.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-        loss = run.task.loss(run.net, batch)
+        loss = run.task.loss(run.net, batch, progress)
     if timer:
         timer.lap("forward")
     run.optimiser.zero_grad(set_to_none=True)
@@ -132,8 +133,7 @@ def train_epoch(run, loader, epoch: int, total_steps: int, clock: Clock, lr_at) 
     for batch in bar:
         n = len(next(iter(batch.values())))
         progress = clock.progress(run.step, total_steps)
-        run.task.progress = progress  # what a task's loss may anneal by (the rotation target's width)
-        loss_sum += update_policy(run, batch, lr_at(progress), timer)
+        loss_sum += update_policy(run, batch, lr_at(progress), timer, progress)
         n_batches += 1
         n_samples += n
         clock.seen += n * run.dist.world

@@ -165,6 +165,7 @@ class _Run:
     best_score: float = -math.inf
     val_text: str = ""  # the last validation summary, shown on the progress bar and in the epoch line
     weights: dict | None = None  # what --weights kept (legodata.train.finetune.WeightsReport)
+    start_validation: dict | None = None  # --weights: the starting weights' validation metrics
 
     @property
     def amp_dtype(self):
@@ -207,6 +208,8 @@ def _train(task: Task, cfg: TrainConfig, dist: Dist, device) -> dict:
         if run.weights:
             info["weights"] = run.weights
         (run.run_dir / "config.json").write_text(json.dumps(info, indent=2) + "\n")
+        if run.weights and run.has("validation") and not run.history:
+            _score_start(run)
     clock = Clock(cfg.max_minutes * 60 if cfg.max_minutes else None)
     out_of_time = False
     for epoch in range(run.epochs_done, cfg.epochs):
@@ -274,6 +277,16 @@ def _restore(run: _Run) -> None:
     run.best_score, run.step = ckpt["best_score"], ckpt["step"]
 
 
+def _score_start(run: _Run) -> None:
+    """``--weights``: validate the starting weights and keep them as ``best.pt`` (epoch 0), so fine-tuning that
+    only makes them worse on validation ends with the weights it started from."""
+    val = run.task.evaluate(run.model, run.samples["validation"], run.device, run.cfg.batch_size)
+    run.best_score = run.task.score(val)
+    run.start_validation = {k: v for k, v in val.items() if k != "per_part"}
+    save_checkpoint(run.best_path, _checkpoint(run))
+    logger.info("%s: the starting weights (--weights) score val %s", run.task.name, run.task.summary(val))
+
+
 def _end_epoch(run: _Run, entry: dict, timer) -> None:
     """Rank 0 after each epoch: validate, keep ``last.pt`` (and ``best.pt``), log one line, redraw the curves."""
     task, cfg = run.task, run.cfg
@@ -332,6 +345,8 @@ def _finish(run: _Run, clock: Clock, out_of_time: bool) -> dict:
         "time": run_times(run.history),
         "history": run.history,
     }
+    if run.start_validation is not None:
+        result["start_validation"] = run.start_validation  # --weights: the starting weights on validation
     if run.has("validation"):
         result["validation"] = task.evaluate(run.model, run.samples["validation"], run.device, cfg.batch_size)
     if run.has("test"):

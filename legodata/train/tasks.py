@@ -62,14 +62,15 @@ class Task:
     score_key: str  # validation metric used to pick the best checkpoint
     higher_is_better: bool = True
     channels_last: bool = False  # NHWC activations: measured 1.6x faster for the U-Net on CPU, no gain for rot
-    progress: float = 1.0  # fraction of the run done, set by the loop before each step (1: after training)
 
     def torch_dataset(self, samples, train: bool, seed: int, augment: bool):
         """``samples`` as tensors; augmented (where the task augments) when ``train`` and ``augment``."""
         return self.dataset.tensors(samples, augment=train and augment, seed=seed)
 
     def model_config(self, vocab: data.Vocab, base: int | None) -> dict[str, Any]: ...
-    def loss(self, model, batch): ...
+    def loss(self, model, batch, progress: float = 1.0):
+        """The training loss of ``batch`` when ``progress`` of the run is done (a task may anneal by it)."""
+
     def evaluate(self, model, samples, device, batch_size: int) -> dict: ...
 
     def score(self, m: dict) -> float:
@@ -91,20 +92,25 @@ class MaskTask(Task):
     score_key = "iou"
     channels_last = True
 
-    def __init__(self, query: str = "id") -> None:
+    def __init__(self, query: str = "id", attend: bool = False, decoys: float = 0.0) -> None:
         self.query = query
+        self.attend = attend
+        self.decoys = decoys
 
     def torch_dataset(self, samples, train: bool, seed: int, augment: bool):
         """Queries as tensors; the reference image (drawn at random in training) only for the image query."""
         if self.query == "image" and hasattr(samples, "ref_crops"):
             data.with_references(samples)  # once, before DataLoader workers copy the samples
-        return data.make_mask_dataset(samples, augment=train, seed=seed, references=self.query == "image")
+        return data.make_mask_dataset(
+            samples, augment=train, seed=seed, references=self.query == "image", decoys=self.decoys if augment else 0.0
+        )
 
     def model_config(self, vocab, base):
         extra = {} if self.query == "id" else {"query": self.query}  # id runs' configs stay as they were
+        extra |= {"attend": True} if self.attend else {}
         return {"kind": "mask", "base": base or 16, "depth": 4, **extra, **vocab.to_json()}
 
-    def loss(self, model, batch):
+    def loss(self, model, batch, progress: float = 1.0):
         logits = model(batch["image"], batch["part"], batch["colour"], batch["colour_rgb"], batch.get("ref"))
         return bce_dice_loss(logits.float(), batch["target"])
 
@@ -168,9 +174,10 @@ class RotationTask(Task):
 
     degree = 6  # harmonic head: band limit of the scores on SO(3) (455 coefficients)
 
-    def __init__(self, mode: str = "absolute", head: str = "grid") -> None:
+    def __init__(self, mode: str = "absolute", head: str = "grid", finetune: bool = False) -> None:
         self.mode, self.head = mode, head
-        if head == "grid":  # as trained before the harmonic head: one width throughout
+        # one width throughout: as trained before the harmonic head, and from --weights (already off the uniform answer)
+        if head == "grid" or finetune:
             self.sigma_start_deg = self.sigma_deg
         if mode == "relative":
             self.dataset = STEPS
@@ -189,17 +196,17 @@ class RotationTask(Task):
             **vocab.to_json(),
         }
 
-    def loss(self, model, batch):
+    def loss(self, model, batch, progress: float = 1.0):
         grid = getattr(model, "module", model).grid  # DDP wraps the model
         logits = model(batch["x"], batch["part"])
         return grid_rotation_loss(
-            logits, grid, batch["R"], batch["sym"], np.radians(self.sigma_now()), self.geodesic_weight
+            logits, grid, batch["R"], batch["sym"], np.radians(self.sigma_at(progress)), self.geodesic_weight
         )
 
-    def sigma_now(self) -> float:
-        """The soft target's width at ``self.progress``: broad targets first get a model off the uniform answer
-        that 4096 sharp classes leave it at for long, sharp ones later give the precision."""
-        shrink = min(1.0, self.progress / 0.5)
+    def sigma_at(self, progress: float) -> float:
+        """The soft target's width when ``progress`` of the run is done: broad targets first get a model off the
+        uniform answer that 4096 sharp classes leave it at for long, sharp ones later give the precision."""
+        shrink = min(1.0, progress / 0.5)
         return self.sigma_deg * (self.sigma_start_deg / self.sigma_deg) ** (1.0 - shrink)
 
     @torch.no_grad()
@@ -235,19 +242,19 @@ TASKS = {"mask": MaskTask, "rot": RotationTask}
 
 
 def get_task(name: str, **options) -> Task:
-    """The task ``name`` (``mask`` takes ``query``, ``rot`` ``mode`` and ``head``)."""
+    """The task ``name`` (``mask`` takes ``query`` and ``attend``, ``rot`` ``mode``, ``head`` and ``finetune``)."""
     return TASKS[name](**options)
 
 
 def task_options(cfg) -> dict:
     """The :func:`get_task` options of a :class:`~legodata.train.config.TrainConfig`."""
     if cfg.task == "mask":
-        return {"query": cfg.query}
-    return {"mode": cfg.mode, "head": cfg.head}
+        return {"query": cfg.query, "attend": cfg.query_attention}
+    return {"mode": cfg.mode, "head": cfg.head, "finetune": bool(cfg.weights)}
 
 
 def task_of_run(task_name: str, model_config: dict) -> Task:
     """The task a checkpoint was trained as (its ``model_config`` holds the query or mode)."""
     if task_name == "mask":
-        return get_task("mask", query=model_config.get("query", "id"))
+        return get_task("mask", query=model_config.get("query", "id"), attend=model_config.get("attend", False))
     return get_task(task_name, mode=model_config.get("mode", "absolute"), head=model_config.get("head", "grid"))

@@ -111,3 +111,18 @@ def test_weights_of_the_other_task_or_width_are_refused(other_vocab, source_runs
     wide = TrainConfig(**{**_cfg("mask", other_vocab, tmp_path / "c").to_json(), "base": 16})
     with pytest.raises(LegodataError, match="only .* tensors match"):
         train(TrainConfig(**{**wide.to_json(), "weights": str(source_runs["mask"])}))
+
+
+def test_fine_tuning_that_does_not_help_ends_with_the_starting_weights(published, source_runs, tmp_path):
+    torch.set_num_threads(1)
+    # a learning rate far too high: the epoch's steps wreck the weights; no epoch beats the start on validation
+    cfg = _cfg("mask", published.out, tmp_path / "wrecked", weights=str(source_runs["mask"]))
+    result = train(TrainConfig(**{**cfg.to_json(), "lr": 50.0}))
+    start = result["start_validation"]["iou"]
+    assert result["history"][0]["validation"]["iou"] <= start
+    assert result["best_epoch"] == 0 and result["validation"]["iou"] == pytest.approx(start)
+    source = torch.load(source_runs["mask"], weights_only=False)["model"]
+    best = torch.load(tmp_path / "wrecked" / "best.pt", weights_only=False)["model"]
+    assert all(torch.equal(best[k], v) for k, v in source.items())  # same vocabulary: the weights it started from
+    scratch = train(_cfg("mask", published.out, tmp_path / "scratch"))
+    assert "start_validation" not in scratch and scratch["best_epoch"] == 1  # without --weights: nothing to keep

@@ -76,13 +76,6 @@ _Query = Annotated[
         "crop from another scene)."
     ),
 ]
-_QueryAttention = Annotated[
-    bool,
-    typer.Option(
-        help="The query also attends over the image's features (where is the part, how does it look here) and is "
-        "matched per pixel at the output; without it the query only modulates the U-Net (FiLM)."
-    ),
-]
 _Head = Annotated[
     str,
     typer.Option(
@@ -130,7 +123,7 @@ _add_train_command(
     "Train the masking model: image + query (part id, colour) -> mask of that part (config 'scenes').",
     "Scenes are resized to this square size (multiple of 16).",
     augment=False,
-    extra=(("query", _Query), ("query_attention", _QueryAttention)),
+    extra=(("query", _Query),),
 )
 _add_train_command(
     "rot",

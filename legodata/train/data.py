@@ -18,7 +18,6 @@ from __future__ import annotations
 import numpy as np
 
 from legodata.errors import require
-from legodata.train.decoys import decoy_choices, repaint
 from legodata.train.loading import (
     INSTANCE_FIELDS,
     PARTS_COLUMNS,
@@ -108,39 +107,26 @@ class _EpochDataset:
 
 class MaskTorchDataset(_EpochDataset):
     """Mask queries as tensors; with reference crops in the samples also ``ref``, the image query (another scene's
-    crop of the part: random per (seed, epoch, index) with ``augment``, else fixed). With ``augment`` and
-    ``decoys`` > 0, that share of the samples gets a decoy (:mod:`legodata.train.decoys`): another part of the
-    scene repainted in the queried colour."""
+    crop of the part: random per (seed, epoch, index) with ``augment``, else fixed)."""
 
     samples: MaskSamples
 
-    def __init__(
-        self, samples: MaskSamples, augment: bool = False, seed: int = 0, references: bool = True, decoys: float = 0.0
-    ) -> None:
+    def __init__(self, samples: MaskSamples, augment: bool = False, seed: int = 0, references: bool = True) -> None:
         super().__init__(samples)
-        self.augment, self.seed, self.references, self.decoys = augment, seed, references, decoys
-        self.decoy_choices = decoy_choices(samples.scene, samples.part) if augment and decoys > 0 else None
-
-    def _image(self, q: int, rng: np.random.Generator | None) -> np.ndarray:
-        s = self.samples
-        image = s.images[s.scene[q]]
-        if rng is None or self.decoy_choices is None or not len(self.decoy_choices[q]) or rng.random() >= self.decoys:
-            return image
-        other = int(rng.choice(self.decoy_choices[q]))
-        return repaint(image, s.labels[s.scene[q]], s.instance_ids[other], s.instance_ids[q])
+        self.augment, self.seed, self.references = augment, seed, references
 
     def __getitem__(self, q: int) -> dict:
         torch = require("torch", "train")
         s = self.samples
-        rng = np.random.default_rng([self.seed, self.epoch, q]) if self.augment else None
         item = {
-            "image": image_tensor(self._image(q, rng)),
+            "image": image_tensor(s.images[s.scene[q]]),
             "part": torch.tensor(s.part[q]),
             "colour": torch.tensor(s.colour[q]),
             "colour_rgb": torch.from_numpy(s.colour_rgb[q].copy()),
             "target": torch.from_numpy(s.target(q)[None].astype(np.float32)),
         }
         if self.references:
+            rng = np.random.default_rng([self.seed, self.epoch, q]) if self.augment else None
             item["ref"] = image_tensor(s.reference(q, rng))
         return item
 
@@ -173,13 +159,13 @@ class RotationTorchDataset(_EpochDataset):
 
 
 def make_mask_dataset(
-    samples: MaskSamples, augment: bool = False, seed: int = 0, references: bool = True, decoys: float = 0.0
+    samples: MaskSamples, augment: bool = False, seed: int = 0, references: bool = True
 ) -> MaskTorchDataset:
-    """The masking samples as tensors; ``augment`` draws the image query's reference at random and gives a
-    ``decoys`` share of the samples a decoy (``references=False`` leaves the reference out). A train stream
-    (``--streaming``) becomes its IterableDataset."""
+    """The masking samples as tensors; ``augment`` draws the image query's reference at random (the images are
+    not augmented; ``references=False`` leaves the reference out). A train stream (``--streaming``) becomes its
+    IterableDataset."""
     stream = _stream_dataset(samples)
-    return stream if stream is not None else MaskTorchDataset(samples, augment, seed, references, decoys)
+    return stream if stream is not None else MaskTorchDataset(samples, augment, seed, references)
 
 
 def make_rotation_dataset(samples: RotationSamples, augment: bool = False, seed: int = 0) -> RotationTorchDataset:

@@ -127,64 +127,13 @@ class ReferenceEncoder(nn.Module):
 QUERY_MODES = ("id", "image")
 
 
-def _coordinates(x):
-    """(1, 2, H, W) pixel-centre coordinates in [-1, 1] of a feature map ``x``."""
-    h, w = x.shape[-2:]
-    ys = torch.linspace(-1 + 1 / h, 1 - 1 / h, h, device=x.device, dtype=x.dtype)
-    xs = torch.linspace(-1 + 1 / w, 1 - 1 / w, w, device=x.device, dtype=x.dtype)
-    return torch.stack(torch.meshgrid(ys, xs, indexing="ij"))[None]
-
-
-class QueryAttention(nn.Module):
-    """The query as a token attending over the image's features (every pixel of the coarser encoder levels, with
-    its position and level): it finds where the queried part is and how it looks in this image, and returns the
-    conditioning vector refined by what it found (added to the query's, so it starts as the plain query)."""
-
-    def __init__(self, level_channels: list[int], cond_dim: int, dim: int = 128, heads: int = 4, layers: int = 2):
-        super().__init__()
-        self.keys = nn.ModuleList(nn.Conv2d(c + 2, dim, 1) for c in level_channels)
-        self.level = nn.Parameter(torch.zeros(len(level_channels), dim))
-        self.key_norm = nn.LayerNorm(dim)
-        self.token = nn.Linear(cond_dim, dim)
-        self.attend = nn.ModuleList(nn.MultiheadAttention(dim, heads, batch_first=True) for _ in range(layers))
-        self.norms = nn.ModuleList(nn.LayerNorm(dim) for _ in range(2 * layers))
-        self.mlps = nn.ModuleList(
-            nn.Sequential(nn.Linear(dim, 2 * dim), nn.ReLU(), nn.Linear(2 * dim, dim)) for _ in range(layers)
-        )
-        self.out = nn.Linear(dim, cond_dim)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
-
-    def forward(self, features: list, cond):
-        tokens = [
-            (keys(torch.cat([f, _coordinates(f).expand(f.shape[0], -1, -1, -1)], dim=1)).flatten(2).transpose(1, 2))
-            + level
-            for keys, f, level in zip(self.keys, features, self.level)
-        ]
-        kv = self.key_norm(torch.cat(tokens, dim=1))
-        q = self.token(cond)[:, None]
-        for i, (attend, mlp) in enumerate(zip(self.attend, self.mlps)):
-            q = q + attend(self.norms[2 * i](q), kv, kv, need_weights=False)[0]
-            q = q + mlp(self.norms[2 * i + 1](q))
-        return cond + self.out(q[:, 0])
-
-
 class MaskUNet(nn.Module):
     """U-Net whose every level is FiLM-modulated by the query; one logit per pixel (the queried part's mask).
 
-    The query is (part, colour) with ``query="id"``, or a reference image of the part with ``query="image"``.
-    With ``attend`` the query also attends over the encoder's three coarsest levels (:class:`QueryAttention`); the
-    refined query conditions the decoder and is matched against a per-pixel embedding at the output."""
+    The query is (part, colour) with ``query="id"``, or a reference image of the part with ``query="image"``."""
 
     def __init__(
-        self,
-        n_parts: int,
-        n_colours: int,
-        base: int = 16,
-        depth: int = 4,
-        cond_dim: int = 64,
-        query: str = "id",
-        attend: bool = False,
+        self, n_parts: int, n_colours: int, base: int = 16, depth: int = 4, cond_dim: int = 64, query: str = "id"
     ) -> None:
         super().__init__()
         chans = [base * 2**i for i in range(depth + 1)]
@@ -209,12 +158,6 @@ class MaskUNet(nn.Module):
             cin = c
         self.head = nn.Conv2d(cin, 1, 1)
         self.multiple = 2**depth
-        self.attention = QueryAttention(chans[-3:], cond_dim) if attend else None
-        if attend:
-            self.pixel_embedding = nn.Conv2d(cin + 2, 32, 1)  # with its position: "the part found there"
-            self.match = nn.Linear(cond_dim, 32)
-            nn.init.zeros_(self.match.weight)
-            nn.init.zeros_(self.match.bias)
 
     def forward(self, image, part, colour, colour_rgb, ref=None):
         h, w = image.shape[-2:]
@@ -233,15 +176,9 @@ class MaskUNet(nn.Module):
                 x = F.max_pool2d(x, 2)
             x = film(block(x), cond)
             skips.append(x)
-        if self.attention is not None:
-            cond = self.attention(skips[-3:], cond)
         for up, conv, film, skip in zip(self.up, self.up_conv, self.up_film, reversed(skips[:-1])):
             x = film(conv(torch.cat([up(x), skip], dim=1)), cond)
-        if self.attention is None:
-            return self.head(x)
-        pixels = self.pixel_embedding(torch.cat([x, _coordinates(x).expand(x.shape[0], -1, -1, -1)], dim=1))
-        match = (pixels * self.match(cond)[..., None, None]).sum(dim=1, keepdim=True)
-        return self.head(x) + match / 32**0.5
+        return self.head(x)
 
 
 class RotationGrid(nn.Module):
@@ -358,7 +295,6 @@ def build_model(model_config: dict[str, Any]):
             base=model_config.get("base", 16),
             depth=model_config.get("depth", 4),
             query=model_config.get("query", "id"),
-            attend=model_config.get("attend", False),
         )
     if kind == "rot":
         return RotationNet(

@@ -92,22 +92,17 @@ class MaskTask(Task):
     score_key = "iou"
     channels_last = True
 
-    def __init__(self, query: str = "id", attend: bool = False, decoys: float = 0.0) -> None:
+    def __init__(self, query: str = "id") -> None:
         self.query = query
-        self.attend = attend
-        self.decoys = decoys
 
     def torch_dataset(self, samples, train: bool, seed: int, augment: bool):
         """Queries as tensors; the reference image (drawn at random in training) only for the image query."""
         if self.query == "image" and hasattr(samples, "ref_crops"):
             data.with_references(samples)  # once, before DataLoader workers copy the samples
-        return data.make_mask_dataset(
-            samples, augment=train, seed=seed, references=self.query == "image", decoys=self.decoys if augment else 0.0
-        )
+        return data.make_mask_dataset(samples, augment=train, seed=seed, references=self.query == "image")
 
     def model_config(self, vocab, base):
         extra = {} if self.query == "id" else {"query": self.query}  # id runs' configs stay as they were
-        extra |= {"attend": True} if self.attend else {}
         return {"kind": "mask", "base": base or 16, "depth": 4, **extra, **vocab.to_json()}
 
     def loss(self, model, batch, progress: float = 1.0):
@@ -174,10 +169,9 @@ class RotationTask(Task):
 
     degree = 6  # harmonic head: band limit of the scores on SO(3) (455 coefficients)
 
-    def __init__(self, mode: str = "absolute", head: str = "grid", finetune: bool = False) -> None:
+    def __init__(self, mode: str = "absolute", head: str = "grid") -> None:
         self.mode, self.head = mode, head
-        # one width throughout: as trained before the harmonic head, and from --weights (already off the uniform answer)
-        if head == "grid" or finetune:
+        if head == "grid":  # as trained before the harmonic head: one width throughout
             self.sigma_start_deg = self.sigma_deg
         if mode == "relative":
             self.dataset = STEPS
@@ -242,19 +236,19 @@ TASKS = {"mask": MaskTask, "rot": RotationTask}
 
 
 def get_task(name: str, **options) -> Task:
-    """The task ``name`` (``mask`` takes ``query`` and ``attend``, ``rot`` ``mode``, ``head`` and ``finetune``)."""
+    """The task ``name`` (``mask`` takes ``query``, ``rot`` ``mode`` and ``head``)."""
     return TASKS[name](**options)
 
 
 def task_options(cfg) -> dict:
     """The :func:`get_task` options of a :class:`~legodata.train.config.TrainConfig`."""
     if cfg.task == "mask":
-        return {"query": cfg.query, "attend": cfg.query_attention}
-    return {"mode": cfg.mode, "head": cfg.head, "finetune": bool(cfg.weights)}
+        return {"query": cfg.query}
+    return {"mode": cfg.mode, "head": cfg.head}
 
 
 def task_of_run(task_name: str, model_config: dict) -> Task:
     """The task a checkpoint was trained as (its ``model_config`` holds the query or mode)."""
     if task_name == "mask":
-        return get_task("mask", query=model_config.get("query", "id"), attend=model_config.get("attend", False))
+        return get_task("mask", query=model_config.get("query", "id"))
     return get_task(task_name, mode=model_config.get("mode", "absolute"), head=model_config.get("head", "grid"))

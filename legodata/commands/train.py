@@ -13,7 +13,7 @@ import typer
 from legodata.commands import options
 from legodata.commands.app import app
 from legodata.commands.options import Quiet, Verbose, device_option, out_option, seed_option
-from legodata.train.config import TrainConfig
+from legodata.train.config import FINETUNE_LR_FACTOR, TrainConfig
 
 
 def _train_command(task: str, dataset: str, out: str, **settings) -> None:
@@ -35,7 +35,6 @@ def _train_command(task: str, dataset: str, out: str, **settings) -> None:
 
 _Epochs = Annotated[int, typer.Option(help="Training epochs (total, also with --resume).")]
 _Batch = Annotated[int, typer.Option("--batch-size", help="Samples per batch (per process under torchrun).")]
-_Lr = Annotated[float, typer.Option(help="Peak learning rate (AdamW, warm-up then cosine).")]
 _Seed = Annotated[int, seed_option("Random seed: same seed, same run on CPU.")]
 _Device = Annotated[str, device_option("auto (CUDA + mixed precision if present) | cpu | cuda.")]
 _Augment = Annotated[bool, typer.Option(help="Random in-plane rotation with the matching label.")]
@@ -96,9 +95,14 @@ def _add_train_command(task: str, doc: str, image_size_help: str, augment: bool,
     """Add ``train-<task>``: DATASET, --out and the TrainConfig fields below as flags (``--augment`` only where the
     task augments), each defaulting to what TrainConfig holds for ``task`` when given no settings."""
     defaults = TrainConfig(task=task, dataset="", out="")
+    lr_help = (
+        f"Peak learning rate (AdamW, warm-up then cosine); default {defaults.lr:g}, with --weights "
+        f"{FINETUNE_LR_FACTOR * defaults.lr:g}."
+    )
+    lr = Annotated[float | None, typer.Option(help=lr_help, show_default=False)]
     flags = [
         ("epochs", _Epochs), ("batch_size", _Batch), ("image_size", Annotated[int, typer.Option(help=image_size_help)]),
-        ("lr", _Lr), ("seed", _Seed), ("device", _Device), *([("augment", _Augment)] if augment else []),
+        ("lr", lr), ("seed", _Seed), ("device", _Device), *([("augment", _Augment)] if augment else []),
         ("resume", _Resume), ("weights", _Weights), ("limit", _Limit), ("train_limit", _TrainLimit),
         ("max_minutes", _Minutes),
         ("workers", _Workers), ("streaming", _Streaming), ("epoch_samples", _EpochSamples),
@@ -106,7 +110,10 @@ def _add_train_command(task: str, doc: str, image_size_help: str, augment: bool,
     ]  # fmt: skip
     arg = inspect.Parameter.POSITIONAL_OR_KEYWORD
     params = [inspect.Parameter("dataset", arg, annotation=_Dataset), inspect.Parameter("out", arg, annotation=_Out)]
-    params += [inspect.Parameter(n, arg, annotation=t, default=getattr(defaults, n)) for n, t in flags]
+    unset = {"lr"}  # filled by TrainConfig: its default depends on --weights
+    params += [
+        inspect.Parameter(n, arg, annotation=t, default=None if n in unset else getattr(defaults, n)) for n, t in flags
+    ]
     params.append(inspect.Parameter("verbose", arg, annotation=Verbose, default=False))
 
     def command(dataset: str, out: str, verbose: bool, **settings: Any) -> None:

@@ -126,3 +126,15 @@ def test_fine_tuning_that_does_not_help_ends_with_the_starting_weights(published
     assert all(torch.equal(best[k], v) for k, v in source.items())  # same vocabulary: the weights it started from
     scratch = train(_cfg("mask", published.out, tmp_path / "scratch"))
     assert "start_validation" not in scratch and scratch["best_epoch"] == 1  # without --weights: nothing to keep
+
+
+def test_fine_tuning_defaults_to_a_lower_learning_rate():
+    from legodata.train.config import FINETUNE_LR_FACTOR, TASK_DEFAULTS
+
+    for task in ("mask", "rot"):
+        default = TASK_DEFAULTS[task].lr
+        assert TrainConfig(task=task, dataset="d", out="o").lr == default
+        assert TrainConfig(task=task, dataset="d", out="o", weights="w.pt").lr == pytest.approx(
+            FINETUNE_LR_FACTOR * default
+        )
+        assert TrainConfig(task=task, dataset="d", out="o", weights="w.pt", lr=0.01).lr == 0.01  # --lr wins

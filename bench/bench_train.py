@@ -139,7 +139,10 @@ def print_entry(name: str, entry: dict) -> None:
     test, nan = entry["test"], float("nan")
     seen = f"{entry['epochs']} epochs ({entry['samples_seen']} samples), {entry['samples_per_s']:.1f} samples/s"
     if name.startswith("mask"):
-        print(f"{name}: test IoU {test.get('iou', nan):.3f} over {test.get('n', 0)} queries, {seen}")
+        print(
+            f"{name}: test IoU {test.get('iou', nan):.3f} over {test.get('n', 0)} queries ({test.get('misses', '-')} "
+            f"below 0.5, the rest at {test.get('iou_found', nan):.3f}), {seen}"
+        )
     else:
         print(
             f"{name}: test median {test.get('median_deg', nan):.1f} deg, acc@15 {test.get('acc15', nan):.3f}, "
@@ -152,7 +155,8 @@ def print_entry(name: str, entry: dict) -> None:
 
 
 def per_part_table(report: dict, names: list[str]) -> str:
-    """Markdown table: the test metric of every run per part (IoU; rotation median / acc@15 / flips)."""
+    """Markdown table: the test metric of every run per part (IoU / misses below 0.5; rotation median / acc@15 /
+    flips)."""
     parts = sorted({p for n in names for p in report[n]["per_part"]})
     rows = ["| part | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for part in parts:
@@ -162,7 +166,7 @@ def per_part_table(report: dict, names: list[str]) -> str:
             if m is None:
                 cells.append("-")
             elif "iou" in m:
-                cells.append(f"{m['iou']:.3f}")
+                cells.append(f"{m['iou']:.3f} / {m.get('misses', '-')} of {m['n']}")
             else:
                 cells.append(f"{m['median_deg']:.1f} deg / {100 * m['acc15']:.0f}% / {m.get('flips', '-')} of {m['n']}")
         rows.append(f"| {part} | " + " | ".join(cells) + " |")

@@ -36,9 +36,19 @@ def _per_part(values: np.ndarray, parts: np.ndarray, names: list[str], fn) -> di
 
 
 def mask_metrics(ious: np.ndarray, parts: np.ndarray, names: list[str]) -> dict:
-    """``{"iou": mean, "n": queries, "per_part": {name: {"n", "iou"}}}``."""
+    """Mean IoU, the count of misses (IoU < 0.5: another part masked, or the queried one with others) and the mean
+    IoU of the rest (how well the parts found are outlined), overall and per part: ``{"n", "iou", "misses",
+    "iou_found", "per_part": {name: {...}}}``."""
     ious = np.asarray(ious, np.float64)
-    summary = lambda v: {"iou": float(v.mean()) if len(v) else float("nan")}  # noqa: E731
+
+    def summary(v: np.ndarray) -> dict:
+        found = v[v >= 0.5]
+        return {
+            "iou": float(v.mean()) if len(v) else float("nan"),
+            "misses": int((v < 0.5).sum()),
+            "iou_found": float(found.mean()) if len(found) else float("nan"),
+        }
+
     return {"n": int(len(ious)), **summary(ious), "per_part": _per_part(ious, parts, names, summary)}
 
 

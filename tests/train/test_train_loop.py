@@ -220,7 +220,7 @@ def test_cli_evaluate_prints_and_writes_the_split_metrics(published, overfit_mas
     best = torch.load(run / "best.pt", weights_only=False)
     assert saved["iou"] == pytest.approx(best["history"][best["epoch"] - 1]["validation"]["iou"])
     lines = r.output.strip().splitlines()
-    assert lines[0] == f"mask validation: IoU {saved['iou']:.3f} ({saved['n']} queries)"
+    assert lines[0] == f"mask validation: IoU {saved['iou']:.3f} ({saved['n']} queries, {saved['misses']} below 0.5)"
     per_part = {ln.split()[0]: ln for ln in lines[1:]}
     assert set(per_part) == set(saved["per_part"])
     for name, m in saved["per_part"].items():

@@ -22,8 +22,10 @@ def test_iou_of_known_masks():
     assert metrics.iou(np.zeros((3, 3)), np.zeros((3, 3))) == 1.0  # nothing to find, nothing found
     assert metrics.iou(np.zeros((3, 3)), np.ones((3, 3))) == 0.0
     m = metrics.mask_metrics(np.array([1.0, 0.5, 0.0]), np.array([0, 0, 1]), ["3001", "3039"])
-    assert m["iou"] == pytest.approx(0.5)
-    assert m["per_part"]["3001"] == {"n": 2, "iou": 0.75} and m["per_part"]["3039"]["iou"] == 0.0
+    assert m["iou"] == pytest.approx(0.5) and m["misses"] == 1 and m["iou_found"] == pytest.approx(0.75)
+    assert m["per_part"]["3001"] == {"n": 2, "iou": 0.75, "misses": 0, "iou_found": 0.75}
+    assert m["per_part"]["3039"]["iou"] == 0.0 and m["per_part"]["3039"]["misses"] == 1
+    assert np.isnan(m["per_part"]["3039"]["iou_found"])
 
 
 def test_geodesic_error_of_known_rotations():

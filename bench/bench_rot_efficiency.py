@@ -26,27 +26,39 @@ from pathlib import Path
 
 
 def _train(
-    dataset: str, out: Path, minutes: float, train_limit: int | None, seed: int, threads: int = 0, **settings
+    dataset: str,
+    out: Path,
+    minutes: float,
+    train_limit: int | None,
+    seed: int,
+    threads: int = 0,
+    reuse: bool = False,
+    **settings,
 ) -> dict:
-    """Train one rotation run from scratch (or ``settings["weights"]``) and score it; its report entry."""
+    """Train one rotation run from scratch (or ``settings["weights"]``) and score it; its report entry. With
+    ``reuse``, a finished run in ``out`` (its ``metrics.json``) is read instead."""
     import torch
 
     from legodata.train.loop import TrainConfig, train
 
     if threads:
         torch.set_num_threads(threads)
-    shutil.rmtree(out, ignore_errors=True)
-    cfg = TrainConfig(
-        task="rot", dataset=dataset, out=str(out), epochs=10_000, max_minutes=minutes, train_limit=train_limit,
-        seed=seed, quiet=True, **settings,
-    )  # fmt: skip
     t = time.monotonic()
-    result = train(cfg)
+    if reuse and (out / "metrics.json").is_file():
+        result = json.loads((out / "metrics.json").read_text())
+    else:
+        shutil.rmtree(out, ignore_errors=True)
+        cfg = TrainConfig(
+            task="rot", dataset=dataset, out=str(out), epochs=10_000, max_minutes=minutes, train_limit=train_limit,
+            seed=seed, quiet=True, **settings,
+        )  # fmt: skip
+        result = train(cfg)
     epochs = result["epochs_done"]
     rate = result["train_samples_per_s"] or 0.0
     return {
         "run": str(out),
-        "wall_s": round(time.monotonic() - t, 1),
+        "wall_s": round((result.get("time") or {}).get("wall_s") or time.monotonic() - t, 1),
+        "best_epoch": result["best_epoch"],
         "epochs": epochs,
         "samples_seen": (result.get("time") or {}).get("samples"),
         "train_crops": json.loads((out / "config.json").read_text())["data"]["train_samples_per_epoch"],
@@ -69,14 +81,14 @@ def _run_all(runs: dict, args, threads: int) -> dict:
     """Train every run ``name: (dataset, out, train_limit, minutes, settings)``, two at a time with
     ``--side-by-side`` (longest first, so the pair's ends meet)."""
     if not args.side_by_side:
-        return {n: _train(d, o, m, k, args.seed, **kw) for n, (d, o, k, m, kw) in runs.items()}
+        return {n: _train(d, o, m, k, args.seed, 0, args.reuse, **kw) for n, (d, o, k, m, kw) in runs.items()}
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
     order = sorted(runs, key=lambda n: -runs[n][3])
     with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
-        futures = {n: pool.submit(_train, *runs[n][:2], runs[n][3], runs[n][2], args.seed, threads, **runs[n][4])
-                   for n in order}  # fmt: skip
+        futures = {n: pool.submit(_train, *runs[n][:2], runs[n][3], runs[n][2], args.seed, threads, args.reuse,
+                                  **runs[n][4]) for n in order}  # fmt: skip
         return {n: futures[n].result() for n in runs}
 
 
@@ -91,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/bench-efficiency")
     p.add_argument("--side-by-side", action="store_true", help="two runs at a time, one core each")
+    p.add_argument("--reuse", action="store_true", help="read the runs already finished in --out (metrics.json)")
     args = p.parse_args(argv)
     from legodata.train.evaluate import evaluate_run
 

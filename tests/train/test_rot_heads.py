@@ -85,3 +85,15 @@ def test_target_width_narrows_over_the_first_half_for_the_harmonic_head_only():
         assert grid.sigma_at(progress) == pytest.approx(8.0)
     assert widths[0] == pytest.approx(30.0) and widths[2:] == pytest.approx([8.0, 8.0, 8.0])
     assert widths[0] > widths[1] > widths[2]
+
+
+def test_fine_tuning_keeps_the_final_width_from_the_start():
+    from legodata.train.data import Vocab
+    from legodata.train.tasks import RotationTask, task_options
+
+    cfg = TrainConfig(task="rot", dataset="d", out="o", weights="source/best.pt")
+    assert task_options(cfg)["finetune"] is True
+    task = RotationTask(**task_options(cfg))
+    assert [task.sigma_at(p) for p in (0.0, 0.3, 1.0)] == pytest.approx([8.0, 8.0, 8.0])
+    assert task.model_config(Vocab(["3001"]), None)["sigma_start_deg"] == 8.0
+    assert task_options(TrainConfig(task="rot", dataset="d", out="o"))["finetune"] is False

@@ -80,15 +80,15 @@ def _line(name: str, entry: dict) -> str:
 def _run_all(runs: dict, args, threads: int) -> dict:
     """Train every run ``name: (dataset, out, train_limit, minutes, settings)``, two at a time with
     ``--side-by-side`` (longest first, so the pair's ends meet)."""
+    calls = {n: ((d, o, m, k, args.seed, threads, args.reuse), kw) for n, (d, o, k, m, kw) in runs.items()}
     if not args.side_by_side:
-        return {n: _train(d, o, m, k, args.seed, 0, args.reuse, **kw) for n, (d, o, k, m, kw) in runs.items()}
+        return {n: _train(*a, **kw) for n, (a, kw) in calls.items()}
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
-    order = sorted(runs, key=lambda n: -runs[n][3])
     with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
-        futures = {n: pool.submit(_train, *runs[n][:2], runs[n][3], runs[n][2], args.seed, threads, args.reuse,
-                                  **runs[n][4]) for n in order}  # fmt: skip
+        longest_first = sorted(runs, key=lambda n: -runs[n][3])
+        futures = {n: pool.submit(_train, *calls[n][0], **calls[n][1]) for n in longest_first}
         return {n: futures[n].result() for n in runs}
 
 

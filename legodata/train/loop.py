@@ -208,7 +208,7 @@ def _train(task: Task, cfg: TrainConfig, dist: Dist, device) -> dict:
         if run.weights:
             info["weights"] = run.weights
         (run.run_dir / "config.json").write_text(json.dumps(info, indent=2) + "\n")
-        if run.weights and run.has("validation") and not run.history:
+        if run.weights and run.has("validation"):  # None with --resume: the start was scored before
             _score_start(run)
     clock = Clock(cfg.max_minutes * 60 if cfg.max_minutes else None)
     out_of_time = False

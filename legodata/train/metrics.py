@@ -35,17 +35,20 @@ def _per_part(values: np.ndarray, parts: np.ndarray, names: list[str], fn) -> di
     return {names[p]: {"n": len(idx), **fn(values[idx])} for p, idx in sorted(groups.items())}
 
 
+MISS_IOU = 0.5  # a mask query below this IoU is a miss
+
+
 def mask_metrics(ious: np.ndarray, parts: np.ndarray, names: list[str]) -> dict:
-    """Mean IoU, the count of misses (IoU < 0.5: another part masked, or the queried one with others) and the mean
-    IoU of the rest (how well the parts found are outlined), overall and per part: ``{"n", "iou", "misses",
-    "iou_found", "per_part": {name: {...}}}``."""
+    """Mean IoU, the count of misses (IoU below ``MISS_IOU``: another part masked, or the queried one with others)
+    and the mean IoU of the rest (how well the parts found are outlined), overall and per part: ``{"n", "iou",
+    "misses", "iou_found", "per_part": {name: {...}}}``."""
     ious = np.asarray(ious, np.float64)
 
     def summary(v: np.ndarray) -> dict:
-        found = v[v >= 0.5]
+        found = v[v >= MISS_IOU]
         return {
             "iou": float(v.mean()) if len(v) else float("nan"),
-            "misses": int((v < 0.5).sum()),
+            "misses": int((v < MISS_IOU).sum()),
             "iou_found": float(found.mean()) if len(found) else float("nan"),
         }
 

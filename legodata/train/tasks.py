@@ -132,7 +132,7 @@ class MaskTask(Task):
         return metrics.mask_metrics(ious, samples.part, samples.part_names)
 
     def summary(self, m):
-        misses = f", {m['misses']} below 0.5" if "misses" in m else ""
+        misses = f", {m['misses']} below {metrics.MISS_IOU:g}" if "misses" in m else ""
         return f"IoU {m['iou']:.3f} ({m['n']} queries{misses})"
 
     def after_training(self, model, samples, device, run_dir):

@@ -50,6 +50,7 @@ __all__ = [
     "SCENES_COLUMNS",
     "UNKNOWN_COLOUR",
     "MaskSamples",
+    "MaskSceneDataset",
     "MaskTorchDataset",
     "RotationSamples",
     "RotationTorchDataset",
@@ -111,9 +112,12 @@ class MaskTorchDataset(_EpochDataset):
 
     samples: MaskSamples
 
-    def __init__(self, samples: MaskSamples, augment: bool = False, seed: int = 0, references: bool = True) -> None:
+    def __init__(
+        self, samples: MaskSamples, augment: bool = False, seed: int = 0, references: bool = True, parts: bool = False
+    ) -> None:
         super().__init__(samples)
         self.augment, self.seed, self.references = augment, seed, references
+        self.part_maps = samples.part_maps() if parts else None
 
     def __getitem__(self, q: int) -> dict:
         torch = require("torch", "train")
@@ -128,6 +132,46 @@ class MaskTorchDataset(_EpochDataset):
         if self.references:
             rng = np.random.default_rng([self.seed, self.epoch, q]) if self.augment else None
             item["ref"] = image_tensor(s.reference(q, rng))
+        if self.part_maps is not None:
+            item["parts"] = torch.from_numpy(self.part_maps[s.scene[q]].astype(np.int64))
+        return item
+
+
+class MaskSceneDataset(_EpochDataset):
+    """Mask training by image: every item is one image with all its queries, padded to the most queries of any
+    image (``valid`` marks the real ones), so a late-conditioned model runs its U-Net once for all of them.
+    ``parts`` adds every pixel's part class (the part head's target)."""
+
+    samples: MaskSamples
+
+    def __init__(self, samples: MaskSamples, parts: bool = False) -> None:
+        super().__init__(samples)
+        self.by_image: list[list[int]] = [[] for _ in range(len(samples.images))]
+        for q, n in enumerate(samples.scene):
+            self.by_image[int(n)].append(q)
+        self.slots = max((len(qs) for qs in self.by_image), default=1)
+        self.part_maps = samples.part_maps() if parts else None
+
+    def __len__(self) -> int:
+        return len(self.by_image)
+
+    def __getitem__(self, n: int) -> dict:
+        torch = require("torch", "train")
+        s, qs, k = self.samples, self.by_image[n], self.slots
+        pad = [qs[0] if qs else 0] * (k - len(qs))
+        rows = qs + pad if qs else pad
+        size = s.labels.shape[1:]
+        targets = np.stack([s.target(q) for q in qs] + [np.zeros(size, bool)] * (k - len(qs)))
+        item = {
+            "image": image_tensor(s.images[n]),
+            "part": torch.from_numpy(s.part[rows] if len(s) else np.zeros(k, np.int64)),
+            "colour": torch.from_numpy(s.colour[rows] if len(s) else np.zeros(k, np.int64)),
+            "colour_rgb": torch.from_numpy(s.colour_rgb[rows] if len(s) else np.zeros((k, 3), np.float32)),
+            "target": torch.from_numpy(targets.astype(np.uint8)),
+            "valid": torch.from_numpy(np.arange(k) < len(qs)),
+        }
+        if self.part_maps is not None:
+            item["parts"] = torch.from_numpy(self.part_maps[n].astype(np.int64))
         return item
 
 
@@ -159,13 +203,13 @@ class RotationTorchDataset(_EpochDataset):
 
 
 def make_mask_dataset(
-    samples: MaskSamples, augment: bool = False, seed: int = 0, references: bool = True
+    samples: MaskSamples, augment: bool = False, seed: int = 0, references: bool = True, parts: bool = False
 ) -> MaskTorchDataset:
     """The masking samples as tensors; ``augment`` draws the image query's reference at random (the images are
-    not augmented; ``references=False`` leaves the reference out). A train stream (``--streaming``) becomes its
-    IterableDataset."""
+    not augmented; ``references=False`` leaves the reference out; ``parts`` adds every pixel's part class, the part
+    head's target). A train stream (``--streaming``) becomes its IterableDataset."""
     stream = _stream_dataset(samples)
-    return stream if stream is not None else MaskTorchDataset(samples, augment, seed, references)
+    return stream if stream is not None else MaskTorchDataset(samples, augment, seed, references, parts)
 
 
 def make_rotation_dataset(samples: RotationSamples, augment: bool = False, seed: int = 0) -> RotationTorchDataset:

@@ -20,6 +20,11 @@ def bce_dice_loss(logits, target, smooth: float = 1.0):
     return bce + (1 - dice).mean()
 
 
+def part_loss(part_logits, parts):
+    """Cross-entropy of every pixel's part class: ``part_logits`` (B, P + 1, H, W), ``parts`` (B, H, W) int64."""
+    return F.cross_entropy(part_logits, parts)
+
+
 def symmetric_geodesic(R_pred, R_gt, sym):
     """Angle (radians) between ``R_pred`` and the closest of ``R_gt @ S`` for S in ``sym``.
 

@@ -157,6 +157,15 @@ class MaskSamples:
     def target(self, q: int) -> np.ndarray:
         return np.isin(self.labels[self.scene[q]], self.instance_ids[q])
 
+    def part_maps(self) -> np.ndarray:
+        """(N, S, S) int16: every pixel's part class, 0 background (or an instance no query covers), else part index
+        + 1 (the part head's target)."""
+        maps = np.zeros(self.labels.shape, np.int16)
+        for q in range(len(self)):
+            n = self.scene[q]
+            maps[n][np.isin(self.labels[n], self.instance_ids[q])] = self.part[q] + 1
+        return maps
+
 
 def _queries(instances, present: set[int], names: list[str] | None) -> list[tuple[tuple[str, int], list[int]]]:
     """The visible instances of a scene grouped by (part name, colour code), sorted."""

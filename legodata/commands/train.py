@@ -75,13 +75,6 @@ _Query = Annotated[
         "crop from another scene)."
     ),
 ]
-_Conditioning = Annotated[
-    str,
-    typer.Option(
-        help="film: every U-Net level modulated by the query, one pass per query; late: one U-Net pass per image "
-        "shared by all its queries, the query enters a small full-resolution head (2.3x the queries/s, lower IoU)."
-    ),
-]
 _PartHead = Annotated[
     bool,
     typer.Option(
@@ -144,7 +137,7 @@ _add_train_command(
     "Train the masking model: image + query (part id, colour) -> mask of that part (config 'scenes').",
     "Scenes are resized to this square size (multiple of 16).",
     augment=False,
-    extra=(("query", _Query), ("conditioning", _Conditioning), ("part_head", _PartHead)),
+    extra=(("query", _Query), ("part_head", _PartHead)),
 )
 _add_train_command(
     "rot",

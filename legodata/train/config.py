@@ -58,7 +58,6 @@ class TrainConfig:
     epoch_samples: int | None = None  # streaming: training samples per epoch (default: one pass, as counted first)
     shuffle_buffer: int = 1000  # streaming: samples shuffled in a buffer of this many rows (and shard order)
     query: str = "id"  # mask: id (part, colour) | image (a reference image of the part)
-    conditioning: str = "film"  # mask: film (every level modulated by the query) | late (one U-Net pass per image)
     part_head: bool = False  # mask: also learn every pixel's part class (dense supervision of shape)
     mode: str = "absolute"  # rot: absolute (crop -> R_m2c, config parts) | relative (+ manual crop -> action, steps)
     head: str = "harmonic"  # rot: harmonic (band-limited scores on SO(3)) | grid (one free score per grid rotation)
@@ -94,8 +93,6 @@ class TrainConfig:
             raise LegodataError(f"--query {self.query!r}: expected id or image (train-mask only)")
         if self.query == "image" and self.streaming:
             raise LegodataError("--query image draws references from other scenes of the train split: drop --streaming")
-        if self.conditioning not in ("late", "film"):
-            raise LegodataError(f"--conditioning {self.conditioning!r}: expected late or film (train-mask only)")
         if self.mode not in ("absolute", "relative") or (self.mode != "absolute" and self.task != "rot"):
             raise LegodataError(f"--mode {self.mode!r}: expected absolute or relative (train-rot only)")
         if self.head not in ("harmonic", "grid"):

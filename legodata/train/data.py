@@ -50,7 +50,6 @@ __all__ = [
     "SCENES_COLUMNS",
     "UNKNOWN_COLOUR",
     "MaskSamples",
-    "MaskSceneDataset",
     "MaskTorchDataset",
     "RotationSamples",
     "RotationTorchDataset",
@@ -134,44 +133,6 @@ class MaskTorchDataset(_EpochDataset):
             item["ref"] = image_tensor(s.reference(q, rng))
         if self.part_maps is not None:
             item["parts"] = torch.from_numpy(self.part_maps[s.scene[q]].astype(np.int64))
-        return item
-
-
-class MaskSceneDataset(_EpochDataset):
-    """Mask training by image: every item is one image with all its queries, padded to the most queries of any
-    image (``valid`` marks the real ones), so a late-conditioned model runs its U-Net once for all of them.
-    ``parts`` adds every pixel's part class (the part head's target)."""
-
-    samples: MaskSamples
-
-    def __init__(self, samples: MaskSamples, parts: bool = False) -> None:
-        super().__init__(samples)
-        self.by_image: list[list[int]] = [[] for _ in range(len(samples.images))]
-        for q, n in enumerate(samples.scene):
-            self.by_image[int(n)].append(q)
-        self.slots = max((len(qs) for qs in self.by_image), default=1)
-        self.part_maps = samples.part_maps() if parts else None
-
-    def __len__(self) -> int:
-        return len(self.by_image)
-
-    def __getitem__(self, n: int) -> dict:
-        torch = require("torch", "train")
-        s, qs, k = self.samples, self.by_image[n], self.slots
-        pad = [qs[0] if qs else 0] * (k - len(qs))
-        rows = qs + pad if qs else pad
-        size = s.labels.shape[1:]
-        targets = np.stack([s.target(q) for q in qs] + [np.zeros(size, bool)] * (k - len(qs)))
-        item = {
-            "image": image_tensor(s.images[n]),
-            "part": torch.from_numpy(s.part[rows] if len(s) else np.zeros(k, np.int64)),
-            "colour": torch.from_numpy(s.colour[rows] if len(s) else np.zeros(k, np.int64)),
-            "colour_rgb": torch.from_numpy(s.colour_rgb[rows] if len(s) else np.zeros((k, 3), np.float32)),
-            "target": torch.from_numpy(targets.astype(np.uint8)),
-            "valid": torch.from_numpy(np.arange(k) < len(qs)),
-        }
-        if self.part_maps is not None:
-            item["parts"] = torch.from_numpy(self.part_maps[n].astype(np.int64))
         return item
 
 

@@ -125,19 +125,14 @@ class ReferenceEncoder(nn.Module):
 
 
 QUERY_MODES = ("id", "image")
-CONDITIONS = ("film", "late")
 
 
 class MaskUNet(nn.Module):
-    """U-Net for the queried part's mask: one logit per pixel.
+    """U-Net whose every level is FiLM-modulated by the query; one logit per pixel (the queried part's mask).
 
     The query is (part, colour) with ``query="id"``, or a reference image of the part with ``query="image"``.
-    ``condition="film"`` modulates every level of the U-Net by the query, so every query costs a whole pass;
-    ``"late"`` runs the U-Net once per image and only a small full-resolution head per query (its features, the
-    image, FiLM by the query), so all the queries of an image share one pass.
     ``part_head`` adds a second output: every pixel's part class (0 background, else part index + 1), whatever the
-    query; :meth:`forward` returns it with ``with_parts=True`` (per image with ``"late"``, per query with ``"film"``).
-    """
+    query; :meth:`forward` returns it with ``with_parts=True``."""
 
     def __init__(
         self,
@@ -148,23 +143,19 @@ class MaskUNet(nn.Module):
         cond_dim: int = 64,
         query: str = "id",
         part_head: bool = False,
-        condition: str = "film",
     ) -> None:
         super().__init__()
         chans = [base * 2**i for i in range(depth + 1)]
         if query not in QUERY_MODES:
             raise LegodataError(f"mask model query {query!r}: expected one of {', '.join(QUERY_MODES)}")
-        if condition not in CONDITIONS:
-            raise LegodataError(f"mask model condition {condition!r}: expected one of {', '.join(CONDITIONS)}")
-        self.query_mode, self.condition = query, condition
+        self.query_mode = query
         self.query = QueryEncoder(n_parts, n_colours, cond_dim) if query == "id" else ReferenceEncoder(cond_dim)
-        film = condition == "film"
         self.down = nn.ModuleList()
         self.down_film = nn.ModuleList()
         cin = 3
         for c in chans:
             self.down.append(_block(cin, c))
-            self.down_film.append(FiLM(cond_dim, c) if film else nn.Identity())
+            self.down_film.append(FiLM(cond_dim, c))
             cin = c
         self.up = nn.ModuleList()
         self.up_conv = nn.ModuleList()
@@ -172,18 +163,13 @@ class MaskUNet(nn.Module):
         for c in reversed(chans[:-1]):
             self.up.append(nn.ConvTranspose2d(cin, c, 2, stride=2))
             self.up_conv.append(_block(2 * c, c))
-            self.up_film.append(FiLM(cond_dim, c) if film else nn.Identity())
+            self.up_film.append(FiLM(cond_dim, c))
             cin = c
-        if not film:  # the per-query head: features + image -> two FiLM-modulated convolutions
-            self.query_conv = nn.ModuleList([nn.Conv2d(cin + 3, cin, 3, padding=1), nn.Conv2d(cin, cin, 3, padding=1)])
-            self.query_film = nn.ModuleList([FiLM(cond_dim, cin), FiLM(cond_dim, cin)])
         self.head = nn.Conv2d(cin, 1, 1)
         self.part_head = nn.Conv2d(cin, n_parts + 1, 1) if part_head else None
         self.multiple = 2**depth
 
-    def forward(self, image, part, colour, colour_rgb, ref=None, with_parts: bool = False, query_image=None):
-        """Mask logits (Q, 1, H, W) of Q queries on B images; ``query_image`` (Q,) is the image of each query
-        (default: query i on image i)."""
+    def forward(self, image, part, colour, colour_rgb, ref=None, with_parts: bool = False):
         h, w = image.shape[-2:]
         if h % self.multiple or w % self.multiple:
             raise LegodataError(f"image size {h}x{w}: the mask model needs multiples of {self.multiple}")
@@ -195,33 +181,16 @@ class MaskUNet(nn.Module):
             cond = self.query(part, colour, colour_rgb)
         if with_parts and self.part_head is None:
             raise LegodataError("this mask model has no part head")
-        if self.condition == "film":
-            x = self._unet(image if query_image is None else image[query_image], cond)
-            return (self.head(x), self.part_head(x)) if with_parts else self.head(x)
-        features = self._unet(image, None)
-        if query_image is not None:
-            image, x = image[query_image], features[query_image]
-        else:
-            x = features
-        x = torch.cat([x, image], dim=1)
-        for conv, film in zip(self.query_conv, self.query_film):
-            x = F.relu(film(conv(x), cond))
-        return (self.head(x), self.part_head(features)) if with_parts else self.head(x)
-
-    def _unet(self, image, cond):
-        def modulate(film, x):
-            return film(x, cond) if cond is not None else x
-
         skips = []
         x = image
         for i, (block, film) in enumerate(zip(self.down, self.down_film)):
             if i:
                 x = F.max_pool2d(x, 2)
-            x = modulate(film, block(x))
+            x = film(block(x), cond)
             skips.append(x)
         for up, conv, film, skip in zip(self.up, self.up_conv, self.up_film, reversed(skips[:-1])):
-            x = modulate(film, conv(torch.cat([up(x), skip], dim=1)))
-        return x
+            x = film(conv(torch.cat([up(x), skip], dim=1)), cond)
+        return (self.head(x), self.part_head(x)) if with_parts else self.head(x)
 
 
 class RotationGrid(nn.Module):
@@ -339,7 +308,6 @@ def build_model(model_config: dict[str, Any]):
             depth=model_config.get("depth", 4),
             query=model_config.get("query", "id"),
             part_head=model_config.get("part_head", False),
-            condition=model_config.get("condition", "film"),
         )
     if kind == "rot":
         return RotationNet(

@@ -92,42 +92,29 @@ class MaskTask(Task):
     score_key = "iou"
     channels_last = True
 
-    def __init__(self, query: str = "id", part_head: bool = False, condition: str = "film") -> None:
-        self.query, self.part_head, self.condition = query, part_head, condition
+    def __init__(self, query: str = "id", part_head: bool = False) -> None:
+        self.query, self.part_head = query, part_head
 
     def torch_dataset(self, samples, train: bool, seed: int, augment: bool):
-        """Queries as tensors; the reference image (drawn at random in training) only for the image query. A
-        late-conditioned model trains by image (all its queries at once), except from a stream (one by one)."""
+        """Queries as tensors; the reference image (drawn at random in training) only for the image query; with the
+        part head, every pixel's part class in training."""
         if self.query == "image" and hasattr(samples, "ref_crops"):
             data.with_references(samples)  # once, before DataLoader workers copy the samples
         parts = self.part_head and train
-        if train and self.condition == "late" and self.query == "id" and isinstance(samples, data.MaskSamples):
-            return data.MaskSceneDataset(samples, parts=parts)
         return data.make_mask_dataset(samples, augment=train, seed=seed, references=self.query == "image", parts=parts)
 
     def model_config(self, vocab, base):
         extra = {} if self.query == "id" else {"query": self.query}  # id runs' configs stay as they were
         if self.part_head:
             extra["part_head"] = True
-        if self.condition != "film":
-            extra["condition"] = self.condition
         return {"kind": "mask", "base": base or 16, "depth": 4, **extra, **vocab.to_json()}
 
     def loss(self, model, batch, progress: float = 1.0):
-        query_image, target = None, batch["target"]
-        if "valid" in batch:  # by image: the real queries of every image, flattened
-            valid = batch["valid"]
-            query_image = torch.arange(len(valid), device=valid.device)[:, None].expand_as(valid)[valid]
-            batch = {k: batch[k][valid] for k in ("part", "colour", "colour_rgb")} | {
-                "image": batch["image"],
-                "parts": batch.get("parts"),
-            }
-            target = target[valid][:, None].float()
         query = (batch["image"], batch["part"], batch["colour"], batch["colour_rgb"], batch.get("ref"))
         if not self.part_head:
-            return bce_dice_loss(model(*query, query_image=query_image).float(), target)
-        logits, part_logits = model(*query, with_parts=True, query_image=query_image)
-        return bce_dice_loss(logits.float(), target) + part_loss(part_logits.float(), batch["parts"])
+            return bce_dice_loss(model(*query).float(), batch["target"])
+        logits, part_logits = model(*query, with_parts=True)
+        return bce_dice_loss(logits.float(), batch["target"]) + part_loss(part_logits.float(), batch["parts"])
 
     @torch.no_grad()
     def predict(self, model, samples, idx, device, batch_size):
@@ -266,17 +253,12 @@ def get_task(name: str, **options) -> Task:
 def task_options(cfg) -> dict:
     """The :func:`get_task` options of a :class:`~legodata.train.config.TrainConfig`."""
     if cfg.task == "mask":
-        return {"query": cfg.query, "part_head": cfg.part_head, "condition": cfg.conditioning}
+        return {"query": cfg.query, "part_head": cfg.part_head}
     return {"mode": cfg.mode, "head": cfg.head, "finetune": bool(cfg.weights)}
 
 
 def task_of_run(task_name: str, model_config: dict) -> Task:
     """The task a checkpoint was trained as (its ``model_config`` holds the query or mode)."""
     if task_name == "mask":
-        return get_task(
-            "mask",
-            query=model_config.get("query", "id"),
-            part_head=model_config.get("part_head", False),
-            condition=model_config.get("condition", "film"),
-        )
+        return get_task("mask", query=model_config.get("query", "id"), part_head=model_config.get("part_head", False))
     return get_task(task_name, mode=model_config.get("mode", "absolute"), head=model_config.get("head", "grid"))

@@ -275,6 +275,7 @@ def _restore(run: _Run) -> None:
     run.scaler.load_state_dict(ckpt["scaler"])
     run.epochs_done, run.history = ckpt["epoch"], ckpt["history"]
     run.best_score, run.step = ckpt["best_score"], ckpt["step"]
+    run.start_validation = ckpt.get("start_validation")  # a --weights run's start, kept across resumes
 
 
 def _score_start(run: _Run) -> None:
@@ -325,6 +326,7 @@ def _checkpoint(run: _Run) -> dict:
         "step": run.step,
         "history": run.history,
         "best_score": run.best_score,
+        "start_validation": run.start_validation,
         "train_config": run.cfg.to_json(),
     }
 

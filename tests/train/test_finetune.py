@@ -124,6 +124,8 @@ def test_fine_tuning_that_does_not_help_ends_with_the_starting_weights(published
     source = torch.load(source_runs["mask"], weights_only=False)["model"]
     best = torch.load(tmp_path / "wrecked" / "best.pt", weights_only=False)["model"]
     assert all(torch.equal(best[k], v) for k, v in source.items())  # same vocabulary: the weights it started from
+    resumed = train(TrainConfig(**{**cfg.to_json(), "lr": 50.0, "epochs": cfg.epochs + 1, "resume": True}))
+    assert json.dumps(resumed["start_validation"]) == json.dumps(result["start_validation"])  # in the checkpoint
     scratch = train(_cfg("mask", published.out, tmp_path / "scratch"))
     assert "start_validation" not in scratch and scratch["best_epoch"] == 1  # without --weights: nothing to keep
 

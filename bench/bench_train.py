@@ -9,9 +9,10 @@ and writes them to OUT/bench.json.
 
 ``--compare`` trains each model twice in the same run, each with the whole per-model budget: first with the
 settings before 2026-11-30 (``--precision fp32``, and ``--head grid`` for rotations), then with today's defaults;
-the report has both, per part. ``--side-by-side`` runs a model's two runs at the same time, one core each (same
-conditions for both, half the wall time). ``--also DIR`` scores every run on another dataset's test split too
-(e.g. rendered with ``--domain randomised`` and another seed).
+the report has both, per part. ``--arms today,parthead`` compares other settings (``ARMS``). ``--side-by-side``
+runs a model's two runs at the same time, one core each (same conditions for both, half the wall time).
+``--also DIR`` scores every run on another dataset's test split too (e.g. rendered with ``--domain randomised``
+and another seed).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--side-by-side", action="store_true", help="with --compare: a model's two runs at once, one core each"
     )
+    p.add_argument("--arms", default="before,today", help="with --compare: the two settings compared (see ARMS)")
     p.add_argument("--also", default=None, help="also score every run on this dataset's test split (generalisation)")
     p.add_argument("--limit", type=int, default=None, help="at most this many rows per split (quick runs)")
     p.add_argument("--quiet", action="store_true")
@@ -68,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
 
     models = [args.only] if args.only else ["mask", "rot"]
     minutes = args.minutes / len(models)
-    tasks = [f"{m}-{v}" for m in models for v in ("before", "today")] if args.compare else models
+    arms = args.arms.split(",")
+    unknown = [a for a in arms if a not in ARMS]
+    if unknown or len(arms) != 2:
+        p.error(f"--arms {args.arms!r}: two of {', '.join(ARMS)}")
+    tasks = [f"{m}-{v}" for m in models for v in arms] if args.compare else models
     report: dict = {"dataset": dataset, "minutes_per_model": minutes, "threads": os.cpu_count()}
     report["side_by_side"] = bool(args.side_by_side and args.compare)
     if report["side_by_side"]:  # the two runs of a model at once, one core each: same conditions for both
@@ -76,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         from multiprocessing import get_context
 
         for model in models:
-            pair = [f"{model}-before", f"{model}-today"]
+            pair = [f"{model}-{arm}" for arm in arms]
             with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
                 futures = [pool.submit(run_one, name, dataset, out, minutes, args, 1) for name in pair]
                 for name, future in zip(pair, futures):
@@ -94,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+# --compare's settings: before 2026-11-30 (fp32, and the grid head for rotations), today's defaults, and the mask
+# model with the part head (every pixel's part class learnt beside the query's mask)
+ARMS = {"before": {"head": "grid", "precision": "fp32"}, "today": {}, "parthead": {"part_head": True}}
+
+
 def run_one(name: str, dataset: str, out: Path, minutes: float, args, threads: int | None = None) -> dict:
     """Train run ``name`` (``mask``, ``rot``, or ``<model>-before|today``) and score it; its report entry."""
     import shutil
@@ -107,13 +118,13 @@ def run_one(name: str, dataset: str, out: Path, minutes: float, args, threads: i
     task, _, variant = name.partition("-")
     run = out / name
     shutil.rmtree(run, ignore_errors=True)
-    former = {"head": "grid", "precision": "fp32"} if variant == "before" else {}
+    arm = {k: v for k, v in ARMS[variant].items() if task == "mask" or k != "part_head"} if variant else {}
     cfg = TrainConfig(
         task=task, dataset=dataset, out=str(run), epochs=10_000, max_minutes=minutes, seed=args.seed,
         image_size=args.mask_size if task == "mask" else args.rot_size,
         batch_size=args.mask_batch if task == "mask" else args.rot_batch,
         lr=2e-3 if task == "mask" else 1e-3, quiet=args.quiet, workers=args.workers, limit=args.limit,
-        **former,
+        **arm,
     )  # fmt: skip
     t = time.monotonic()
     result = train(cfg)

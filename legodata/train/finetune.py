@@ -25,6 +25,8 @@ VOCAB_ROWS = {
     "query.part.weight": ("part_names", 0),
     "query.colour.weight": ("colour_codes", 1),  # row 0: unknown colour
     "part.weight": ("part_names", 0),
+    "part_head.weight": ("part_names", 1),  # row 0: background
+    "part_head.bias": ("part_names", 1),
 }
 
 

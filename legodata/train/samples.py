@@ -158,13 +158,21 @@ class MaskSamples:
         return np.isin(self.labels[self.scene[q]], self.instance_ids[q])
 
     def part_maps(self) -> np.ndarray:
-        """(N, S, S) int16: every pixel's part class, 0 background (or an instance no query covers), else part index
-        + 1 (the part head's target)."""
+        """(N, S, S) int16: every image's :func:`part_map`."""
         maps = np.zeros(self.labels.shape, np.int16)
-        for q in range(len(self)):
-            n = self.scene[q]
-            maps[n][np.isin(self.labels[n], self.instance_ids[q])] = self.part[q] + 1
+        for n in range(len(maps)):
+            queries = np.flatnonzero(self.scene == n)
+            maps[n] = part_map(self.labels[n], [(self.part[q], self.instance_ids[q]) for q in queries])
         return maps
+
+
+def part_map(labels: np.ndarray, queries) -> np.ndarray:
+    """Every pixel's part class (the part head's target), int16: 0 background (or an instance no query covers),
+    else part index + 1. ``queries``: (part index, instance ids) of the image's queries."""
+    out = np.zeros(labels.shape, np.int16)
+    for part, ids in queries:
+        out[np.isin(labels, ids)] = part + 1
+    return out
 
 
 def _queries(instances, present: set[int], names: list[str] | None) -> list[tuple[tuple[str, int], list[int]]]:

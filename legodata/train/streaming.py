@@ -24,7 +24,7 @@ import numpy as np
 from legodata.errors import LegodataError, require
 from legodata.geometry.crops import resize
 from legodata.train import data
-from legodata.train.samples import _label, _part_name, _queries, _rgb
+from legodata.train.samples import _label, _part_name, _queries, _rgb, part_map
 from legodata.train.tasks import torch
 
 logger = logging.getLogger(__name__)
@@ -101,18 +101,22 @@ def mask_converter(vocab: data.Vocab, names: list[str] | None, size: int):
         label = _label(row["mask"])
         image = data.image_tensor(resize(_rgb(row["image"]), size))
         labels = resize(label.astype(np.int32), size, nearest=True)
-        out = []
-        for (name, code), ids in _queries(row["instances"], set(np.unique(label).tolist()), names):
-            out.append(
-                {
-                    "image": image,
-                    "part": torch.tensor(vocab.part_index(name, " (train stream)")),
-                    "colour": torch.tensor(vocab.colour_index(code)),
-                    "colour_rgb": torch.tensor(data.colour_rgb(code), dtype=torch.float32),
-                    "target": torch.from_numpy(np.isin(labels, ids)[None].astype(np.float32)),
-                }
-            )
-        return out
+        queries = [
+            (vocab.part_index(name, " (train stream)"), code, ids)
+            for (name, code), ids in _queries(row["instances"], set(np.unique(label).tolist()), names)
+        ]
+        parts = torch.from_numpy(part_map(labels, [(part, ids) for part, _, ids in queries]).astype(np.int64))
+        return [
+            {
+                "image": image,
+                "part": torch.tensor(part),
+                "colour": torch.tensor(vocab.colour_index(code)),
+                "colour_rgb": torch.tensor(data.colour_rgb(code), dtype=torch.float32),
+                "target": torch.from_numpy(np.isin(labels, ids)[None].astype(np.float32)),
+                "parts": parts,  # the part head's target
+            }
+            for part, code, ids in queries
+        ]
 
     return convert
 

@@ -92,16 +92,17 @@ class MaskTask(Task):
     score_key = "iou"
     channels_last = True
 
-    def __init__(self, query: str = "id", part_head: bool = False) -> None:
-        self.query, self.part_head = query, part_head
+    def __init__(self, query: str = "id", part_head: bool | None = None) -> None:
+        self.query = query
+        self.part_head = query == "id" if part_head is None else part_head  # TrainConfig's default
 
     def torch_dataset(self, samples, train: bool, seed: int, augment: bool):
         """Queries as tensors; the reference image (drawn at random in training) only for the image query; with the
-        part head, every pixel's part class in training."""
+        part head, every pixel's part class (its target)."""
         if self.query == "image" and hasattr(samples, "ref_crops"):
             data.with_references(samples)  # once, before DataLoader workers copy the samples
-        parts = self.part_head and train
-        return data.make_mask_dataset(samples, augment=train, seed=seed, references=self.query == "image", parts=parts)
+        image = self.query == "image"
+        return data.make_mask_dataset(samples, augment=train, seed=seed, references=image, parts=self.part_head)
 
     def model_config(self, vocab, base):
         extra = {} if self.query == "id" else {"query": self.query}  # id runs' configs stay as they were

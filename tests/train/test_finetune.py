@@ -77,6 +77,8 @@ def test_mask_weights_map_parts_and_colours_by_name(published, other_vocab, sour
     assert torch.equal(colour[0], src["query.colour.weight"][0])  # unknown colour
     assert torch.equal(colour[1], fresh["query.colour.weight"][1])  # green: new, fresh row
     assert torch.equal(colour[2:], src["query.colour.weight"][2:])  # red, yellow: rows 2, 3 in both
+    for key in ("part_head.weight", "part_head.bias"):  # row 0 background, then one row per part
+        assert torch.equal(got[key], src[key][[0, 2]]), key  # 3039 was the part head's row 2
     assert torch.equal(got["down.0.0.weight"], src["down.0.0.weight"])
     assert report.copied == report.total and not report.fresh
     assert report.new == {"part_names": [], "colour_codes": [2]} and report.dropped["part_names"] == ["3001"]

@@ -3,6 +3,7 @@ a run with it reloads as it was trained."""
 
 import numpy as np
 import pytest
+from support.training_steps import losses_over_steps
 
 from legodata.errors import LegodataError
 from legodata.train.loop import TrainConfig, prepare
@@ -46,14 +47,7 @@ def test_part_head_trains_and_its_run_reloads_as_it_was_trained(published, tmp_p
     model = build_model(config)
     ds = task.torch_dataset(s, train=True, seed=0, augment=True)
     batch = _batch([ds[i] for i in range(4)])
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(12):
-        loss = task.loss(model, batch)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses = losses_over_steps(task, model, batch)
     assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), losses
     np.testing.assert_array_equal(batch["parts"].numpy(), s.part_maps()[s.scene[:4]])  # each query's image
     plain = build_model(get_task("mask", part_head=False).model_config(vocab, 8))

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 from support.assembly_records import assembly_store
+from support.training_steps import losses_over_steps
 
 from legodata.errors import LegodataError
 from legodata.train import metrics
@@ -85,14 +86,7 @@ def test_loss_decreases_over_a_few_steps(samples):
     model = build_model({**task.model_config(vocab, 8), "image_size": 32})
     ds = task.torch_dataset(s, train=False, seed=0, augment=False)
     batch = {k: torch.stack([ds[i][k] for i in range(len(s))]) for k in ds[0]}
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(12):
-        loss = task.loss(model, batch)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses = losses_over_steps(task, model, batch)
     assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), losses
 
 

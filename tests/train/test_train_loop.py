@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 from support.cuboids import PART_NAMES
+from support.training_steps import losses_over_steps
 
 from legodata.errors import LegodataError
 from legodata.geometry import crops
@@ -62,14 +63,7 @@ def test_loss_decreases_over_a_few_steps(published, task_name, tmp_path, one_thr
     ds = task.torch_dataset(samples["train"], train=False, seed=0, augment=False)
     items = [ds[i] for i in range(8)]
     batch = {k: torch.stack([it[k] for it in items]) for k in items[0]}
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(12):
-        loss = task.loss(model, batch)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses = losses_over_steps(task, model, batch)
     assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), losses
 
 

@@ -9,7 +9,7 @@ and writes them to OUT/bench.json.
 
 ``--compare`` trains each model twice in the same run, each with the whole per-model budget: first with the
 settings before 2026-11-30 (``--precision fp32``, and ``--head grid`` for rotations), then with today's defaults;
-the report has both, per part. ``--arms nopart,today`` compares other settings (``ARMS``). ``--side-by-side``
+the report has both, per part. ``--arms today,parthead`` compares other settings (``ARMS``). ``--side-by-side``
 runs a model's two runs at the same time, one core each (same conditions for both, half the wall time).
 ``--also DIR`` scores every run on another dataset's test split too (e.g. rendered with ``--domain randomised``
 and another seed).
@@ -100,13 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-# --compare's settings: before 2026-11-30 (fp32, the grid head for rotations, no part head for masks), today's
-# defaults, and today's without the mask model's part head (every pixel's part class, default since 2026-12-01)
-ARMS = {
-    "before": {"head": "grid", "precision": "fp32", "part_head": False},
-    "today": {},
-    "nopart": {"part_head": False},
-}
+# --compare's settings: before 2026-11-30 (fp32, and the grid head for rotations), today's defaults, and the mask
+# model with the part head (every pixel's part class learnt beside the query's mask; --part-head)
+ARMS = {"before": {"head": "grid", "precision": "fp32"}, "today": {}, "parthead": {"part_head": True}}
 
 
 def run_one(name: str, dataset: str, out: Path, minutes: float, args, threads: int | None = None) -> dict:

@@ -58,7 +58,7 @@ class TrainConfig:
     epoch_samples: int | None = None  # streaming: training samples per epoch (default: one pass, as counted first)
     shuffle_buffer: int = 1000  # streaming: samples shuffled in a buffer of this many rows (and shard order)
     query: str = "id"  # mask: id (part, colour) | image (a reference image of the part)
-    part_head: bool | None = None  # mask: also learn every pixel's part class; None: with --query id only (measured)
+    part_head: bool = False  # mask: also learn every pixel's part class (helps large runs, hurts small ones)
     mode: str = "absolute"  # rot: absolute (crop -> R_m2c, config parts) | relative (+ manual crop -> action, steps)
     head: str = "harmonic"  # rot: harmonic (band-limited scores on SO(3)) | grid (one free score per grid rotation)
     precision: str = "auto"  # auto (bf16 on CPUs with bf16 instructions, fp16 on CUDA) | bf16 | fp32
@@ -71,8 +71,6 @@ class TrainConfig:
             if getattr(self, name) is None:
                 scale = FINETUNE_LR_FACTOR if name == "lr" and self.weights else 1
                 object.__setattr__(self, name, value * scale)
-        if self.part_head is None:  # it helped the id query at full size; it hurt a tiny image-query run
-            object.__setattr__(self, "part_head", self.task == "mask" and self.query == "id")
 
     def validate(self) -> TrainConfig:
         """Return self, or raise :class:`LegodataError` naming the flag."""

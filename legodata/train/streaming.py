@@ -94,8 +94,9 @@ def _scan(task, cfg) -> tuple[data.Vocab, int]:
     return data.Vocab(part_names, sorted(colours)), samples
 
 
-def mask_converter(vocab: data.Vocab, names: list[str] | None, size: int):
-    """A scene row -> its queries as tensors, as ``build_mask_samples`` and ``MaskTorchDataset`` make them."""
+def mask_converter(vocab: data.Vocab, names: list[str] | None, size: int, parts: bool = False):
+    """A scene row -> its queries as tensors, as ``build_mask_samples`` and ``MaskTorchDataset`` make them (with
+    ``parts``, the part head's target too)."""
 
     def convert(row: dict, rng: np.random.Generator) -> list[dict]:
         label = _label(row["mask"])
@@ -105,18 +106,21 @@ def mask_converter(vocab: data.Vocab, names: list[str] | None, size: int):
             (vocab.part_index(name, " (train stream)"), code, ids)
             for (name, code), ids in _queries(row["instances"], set(np.unique(label).tolist()), names)
         ]
-        parts = torch.from_numpy(part_map(labels, [(part, ids) for part, _, ids in queries]).astype(np.int64))
-        return [
+        items = [
             {
                 "image": image,
                 "part": torch.tensor(part),
                 "colour": torch.tensor(vocab.colour_index(code)),
                 "colour_rgb": torch.tensor(data.colour_rgb(code), dtype=torch.float32),
                 "target": torch.from_numpy(np.isin(labels, ids)[None].astype(np.float32)),
-                "parts": parts,  # the part head's target
             }
             for part, code, ids in queries
         ]
+        if parts:
+            part_classes = torch.from_numpy(part_map(labels, [(p, ids) for p, _, ids in queries]).astype(np.int64))
+            for item in items:
+                item["parts"] = part_classes
+        return items
 
     return convert
 
@@ -160,7 +164,7 @@ def open_train_stream(task, cfg, vocab: data.Vocab, samples: int) -> TrainStream
         rows = split_dataset_by_node(rows, rank=rank, world_size=world)
     if task.dataset.name == "scenes":
         names = data.part_names_of(data.instance_feature(rows.features["instances"])["part_id"])
-        convert = mask_converter(vocab, names, cfg.image_size)
+        convert = mask_converter(vocab, names, cfg.image_size, parts=getattr(task, "part_head", False))
     else:
         names = data.part_names_of(rows.features["part_id"])
         has_crop = all(c in rows.column_names for c in data.CROP_COLUMNS)

@@ -92,9 +92,8 @@ class MaskTask(Task):
     score_key = "iou"
     channels_last = True
 
-    def __init__(self, query: str = "id", part_head: bool | None = None) -> None:
-        self.query = query
-        self.part_head = query == "id" if part_head is None else part_head  # TrainConfig's default
+    def __init__(self, query: str = "id", part_head: bool = False) -> None:
+        self.query, self.part_head = query, part_head
 
     def torch_dataset(self, samples, train: bool, seed: int, augment: bool):
         """Queries as tensors; the reference image (drawn at random in training) only for the image query; with the

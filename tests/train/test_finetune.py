@@ -34,7 +34,7 @@ def source_runs(published, tmp_path_factory):
     for task, size, epochs in (("mask", 64, 6), ("rot", 32, 2)):
         cfg = TrainConfig(
             task=task, dataset=str(published.out), out=str(root / task), epochs=epochs, batch_size=8,
-            image_size=size, base=8, lr=3e-3, quiet=True,
+            image_size=size, base=8, lr=3e-3, quiet=True, part_head=task == "mask",
         )  # fmt: skip
         train(cfg)
         runs[task] = root / task / "best.pt"
@@ -58,7 +58,7 @@ def test_map_rows_keeps_shared_names_and_the_reserved_row():
 
 
 def test_mask_weights_map_parts_and_colours_by_name(published, other_vocab, source_runs, tmp_path, caplog):
-    task = get_task("mask")
+    task = get_task("mask", part_head=True)
     vocab, _ = prepare(task, _cfg("mask", other_vocab, tmp_path), splits=())
     assert vocab.part_names == ["3039"] and vocab.colour_codes == [2, 4, 14]
     config = {**task.model_config(vocab, 8), "image_size": 64}
@@ -118,7 +118,7 @@ def test_weights_of_the_other_task_or_width_are_refused(other_vocab, source_runs
 def test_fine_tuning_that_does_not_help_ends_with_the_starting_weights(published, source_runs, tmp_path):
     torch.set_num_threads(1)
     # a learning rate far too high: the epoch's steps wreck the weights; no epoch beats the start on validation
-    cfg = _cfg("mask", published.out, tmp_path / "wrecked", weights=str(source_runs["mask"]))
+    cfg = _cfg("mask", published.out, tmp_path / "wrecked", weights=str(source_runs["mask"]), part_head=True)
     result = train(TrainConfig(**{**cfg.to_json(), "lr": 50.0}))
     start = result["start_validation"]["iou"]
     assert result["history"][0]["validation"]["iou"] <= start

@@ -39,10 +39,7 @@ def test_part_head_trains_and_its_run_reloads_as_it_was_trained(published, tmp_p
     task = get_task("mask", part_head=True)
     config = task.model_config(vocab, 8)
     reloaded = task_of_run("mask", config)
-    assert (
-        reloaded.part_head
-        and not task_of_run("mask", get_task("mask", part_head=False).model_config(vocab, 8)).part_head
-    )
+    assert reloaded.part_head and not task_of_run("mask", get_task("mask").model_config(vocab, 8)).part_head
     torch.manual_seed(0)
     model = build_model(config)
     ds = task.torch_dataset(s, train=True, seed=0, augment=True)
@@ -50,12 +47,12 @@ def test_part_head_trains_and_its_run_reloads_as_it_was_trained(published, tmp_p
     losses = losses_over_steps(task, model, batch)
     assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), losses
     np.testing.assert_array_equal(batch["parts"].numpy(), s.part_maps()[s.scene[:4]])  # each query's image
-    plain = build_model(get_task("mask", part_head=False).model_config(vocab, 8))
+    plain = build_model(get_task("mask").model_config(vocab, 8))
     with pytest.raises(LegodataError, match="no part head"):
         plain(batch["image"], batch["part"], batch["colour"], batch["colour_rgb"], with_parts=True)
 
 
-def test_cli_mask_run_has_the_part_head_by_default_and_predicts(published, tmp_path):
+def test_cli_part_head_run_trains_and_predicts(published, tmp_path):
     from typer.testing import CliRunner
 
     from legodata.cli import app
@@ -63,7 +60,7 @@ def test_cli_mask_run_has_the_part_head_by_default_and_predicts(published, tmp_p
     from legodata.train.predict import MaskPredictor
 
     out = tmp_path / "run"
-    args = ["train-mask", str(published.out), "--out", str(out), "--epochs", "1", "--batch-size", "8"]
+    args = ["train-mask", str(published.out), "--out", str(out), "--part-head", "--epochs", "1", "--batch-size", "8"]
     result = CliRunner().invoke(app, [*args, "--image-size", "64", "--quiet"])
     assert result.exit_code == 0, result.output
     assert read_checkpoint(out / "best.pt")["model_config"]["part_head"] is True

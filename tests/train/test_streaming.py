@@ -38,7 +38,7 @@ def one_thread():
 
 def _in_order(task_name, published, cfg):
     """The in-memory tensors of the train split, and the streamed ones of the same rows in the same order."""
-    task = get_task(task_name)
+    task = get_task(task_name, **({"part_head": True} if task_name == "mask" else {}))  # masks: with its target
     vocab, samples = prepare(task, cfg, splits=("train",))
     memory = task.torch_dataset(samples["train"], train=False, seed=0, augment=False)
     rows = streaming._raw(data.open_dataset(str(published.out), task.dataset.name, streaming=True)["train"])
@@ -48,7 +48,7 @@ def _in_order(task_name, published, cfg):
         else data.part_names_of(rows.features["part_id"])
     )
     if task_name == "mask":
-        convert = streaming.mask_converter(vocab, names, cfg.image_size)
+        convert = streaming.mask_converter(vocab, names, cfg.image_size, parts=True)
     else:
         convert = streaming.rotation_converter(vocab, names, cfg.image_size, augment=False, has_crop=True)
     streamed = [s for row in rows for s in convert(row, np.random.default_rng(0))]

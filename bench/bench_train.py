@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--arms", default="before,today", help="with --compare: the two settings compared (see ARMS)")
     p.add_argument("--also", default=None, help="also score every run on this dataset's test split (generalisation)")
     p.add_argument("--limit", type=int, default=None, help="at most this many rows per split (quick runs)")
+    p.add_argument("--train-limit", type=int, default=None, help="train on the first N train rows (little data)")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
 
@@ -124,6 +125,7 @@ def run_one(name: str, dataset: str, out: Path, minutes: float, args, threads: i
         image_size=args.mask_size if task == "mask" else args.rot_size,
         batch_size=args.mask_batch if task == "mask" else args.rot_batch,
         lr=2e-3 if task == "mask" else 1e-3, quiet=args.quiet, workers=args.workers, limit=args.limit,
+        train_limit=args.train_limit,
         **arm,
     )  # fmt: skip
     t = time.monotonic()

@@ -3,8 +3,8 @@
     python bench/bench_second_look.py RUN_DIR DATASET [--minutes 3] [--source-size 128] [--threads 2]
 
 The mask model's typical error is identity: a query also masks another part of the queried colour. This measures
-the direction "predict, then choose": every connected piece of a predicted mask is cropped (a square 1.2x its box,
-masked, 48 px, as the rotation model's input) and a small CNN, trained for ``--minutes`` on the train split's
+the direction "predict, then choose": every connected piece of a predicted mask is cropped (the publisher's square
+crop, 48 px, masked as the rotation model's input) and a small CNN, trained for ``--minutes`` on the train split's
 instance crops (random quarter turns), says which part it is; pieces it gives the queried part less than 0.5 are
 dropped (if it drops them all, the likeliest stays). Prints the test split's IoU and misses (IoU below 0.5) as
 predicted, after the second look, and with an oracle that keeps exactly the pieces lying mostly on the truth (the
@@ -27,17 +27,15 @@ MASK_SIZE = 128
 
 
 def crop_of(image: np.ndarray, mask: np.ndarray, size: int = CROP) -> tuple[np.ndarray, np.ndarray]:
-    """The square around ``mask``'s box (1.2x its longer side, at least 8 px), scaled to ``size``: (RGB, mask)."""
-    import cv2
+    """The publisher's square crop around the boolean ``mask`` (its box's longer side + 10% on each side), scaled to
+    ``size``: (RGB, 0/1 mask)."""
+    from legodata.geometry import crops
+    from legodata.train.predict import mask_box
 
-    ys, xs = np.nonzero(mask)
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    side = max(int(1.2 * max(y1 - y0, x1 - x0)), 8)
-    s = size / side
-    cy, cx = (y0 + y1) / 2, (x0 + x1) / 2
-    M = np.float32([[s, 0, size / 2 - cx * s], [0, s, size / 2 - cy * s]])
-    rgb = cv2.warpAffine(image, M, (size, size), flags=cv2.INTER_LINEAR)
-    return rgb, cv2.warpAffine(mask.astype(np.uint8), M, (size, size), flags=cv2.INTER_NEAREST)
+    box = mask_box(mask)
+    return crops.crop_image(image, box, size), (crops.crop_mask(mask.astype(np.uint8), 1, box, size) > 0).astype(
+        np.uint8
+    )
 
 
 def instance_crops(samples):
@@ -105,6 +103,7 @@ def choose_pieces(pred: np.ndarray, image: np.ndarray, part: int, model, truth: 
     import cv2
     import torch
 
+    from legodata.geometry.crops import resize
     from legodata.train import data
 
     n, labels = cv2.connectedComponents(pred.astype(np.uint8), connectivity=8)
@@ -113,7 +112,7 @@ def choose_pieces(pred: np.ndarray, image: np.ndarray, part: int, model, truth: 
     if not pieces:
         return chosen, oracle
     size = image.shape[0]
-    up = [cv2.resize(p.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST) > 0 for p in pieces]
+    up = [resize(p, size, nearest=True) for p in pieces]
     with torch.no_grad():
         x = torch.stack([data.rotation_input(*crop_of(image, p)) for p in up])
         prob = torch.softmax(model(x), 1)[:, part].numpy()
@@ -146,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     splits = data.open_dataset(args.dataset, "scenes")
     train_src = data.build_mask_samples(splits["train"], vocab, args.source_size)
     test_src = data.build_mask_samples(splits["test"], vocab, args.source_size)
-    test = data.build_mask_samples(splits["test"], vocab, MASK_SIZE)
+    test = test_src if args.source_size == MASK_SIZE else data.build_mask_samples(splits["test"], vocab, MASK_SIZE)
     x, y = instance_crops(train_src)
     chooser, epochs, rate = train_classifier(x, y, len(vocab.part_names), args.minutes)
     tx, ty = instance_crops(test_src)

@@ -164,7 +164,7 @@ def open_train_stream(task, cfg, vocab: data.Vocab, samples: int) -> TrainStream
         rows = split_dataset_by_node(rows, rank=rank, world_size=world)
     if task.dataset.name == "scenes":
         names = data.part_names_of(data.instance_feature(rows.features["instances"])["part_id"])
-        convert = mask_converter(vocab, names, cfg.image_size, parts=getattr(task, "part_head", False))
+        convert = mask_converter(vocab, names, cfg.image_size, parts=task.part_head)
     else:
         names = data.part_names_of(rows.features["part_id"])
         has_crop = all(c in rows.column_names for c in data.CROP_COLUMNS)

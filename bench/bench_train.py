@@ -102,8 +102,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # --compare's settings: before 2026-11-30 (fp32, and the grid head for rotations), today's defaults, and the mask
-# model with the part head (every pixel's part class learnt beside the query's mask; --part-head)
-ARMS = {"before": {"head": "grid", "precision": "fp32"}, "today": {}, "parthead": {"part_head": True}}
+# model with the part head (every pixel's part class learnt beside the query's mask; --part-head), with the second
+# look (a part classifier drops the predicted mask's pieces of other parts; --second-look), and with both
+ARMS = {
+    "before": {"head": "grid", "precision": "fp32"},
+    "today": {},
+    "parthead": {"part_head": True},
+    "secondlook": {"second_look": True},
+    "both": {"part_head": True, "second_look": True},
+}
+MASK_ONLY = ("part_head", "second_look")
 
 
 def run_one(name: str, dataset: str, out: Path, minutes: float, args, threads: int | None = None) -> dict:
@@ -119,7 +127,7 @@ def run_one(name: str, dataset: str, out: Path, minutes: float, args, threads: i
     task, _, variant = name.partition("-")
     run = out / name
     shutil.rmtree(run, ignore_errors=True)
-    arm = {k: v for k, v in ARMS[variant].items() if task == "mask" or k != "part_head"} if variant else {}
+    arm = {k: v for k, v in ARMS[variant].items() if task == "mask" or k not in MASK_ONLY} if variant else {}
     cfg = TrainConfig(
         task=task, dataset=dataset, out=str(run), epochs=10_000, max_minutes=minutes, seed=args.seed,
         image_size=args.mask_size if task == "mask" else args.rot_size,
@@ -140,6 +148,8 @@ def run_one(name: str, dataset: str, out: Path, minutes: float, args, threads: i
         "per_part": test.get("per_part", {}),
         "time": result.get("time"),
     }
+    if "second_look" in result:  # the chooser's training and the U-Net's test IoU before it
+        entry["second_look"] = result["second_look"]
     if args.also:
         from legodata.train.evaluate import evaluate_run
 
@@ -162,6 +172,8 @@ def print_entry(name: str, entry: dict) -> None:
             f"acc@30 {test.get('acc30', nan):.3f}, flips {test.get('flips', '-')} over {test.get('n', 0)} crops, "
             f"{seen}"
         )
+    if "second_look" in entry:
+        print(f"{name} second look: {json.dumps(entry['second_look'])}")
     if "also" in entry:
         print(f"{name} on the --also test split: {json.dumps(entry['also'])}")
     sys.stdout.flush()

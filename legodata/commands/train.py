@@ -83,6 +83,14 @@ _PartHead = Annotated[
         "on 1,672 scenes in 20 minutes, -0.07 on 192 scenes in 4 minutes.",
     ),
 ]
+_SecondLook = Annotated[
+    bool,
+    typer.Option(
+        "--second-look/--no-second-look",
+        help="After the U-Net, train a small part classifier (15% of --max-minutes, else 30 epochs) that drops the "
+        "predicted mask's pieces it does not take for the queried part; saved as RUN_DIR/chooser.pt.",
+    ),
+]
 _Head = Annotated[
     str,
     typer.Option(
@@ -138,7 +146,7 @@ _add_train_command(
     "Train the masking model: image + query (part id, colour) -> mask of that part (config 'scenes').",
     "Scenes are resized to this square size (multiple of 16).",
     augment=False,
-    extra=(("query", _Query), ("part_head", _PartHead)),
+    extra=(("query", _Query), ("part_head", _PartHead), ("second_look", _SecondLook)),
 )
 _add_train_command(
     "rot",

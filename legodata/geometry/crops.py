@@ -20,6 +20,15 @@ def crop_box(bbox_visib: tuple[int, int, int, int], margin: float) -> tuple[int,
     return x0, y0, size
 
 
+def mask_box(mask: np.ndarray, margin: float) -> tuple[int, int, int] | None:
+    """:func:`crop_box` around the visible box of a boolean ``mask``; None when the mask is empty."""
+    ys, xs = np.nonzero(mask)
+    if not len(xs):
+        return None
+    bbox = (int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1))
+    return crop_box(bbox, margin)
+
+
 def extract(array: np.ndarray, x0: int, y0: int, size: int) -> np.ndarray:
     """The ``size`` x ``size`` window at ``(x0, y0)``; zeros where it leaves the array."""
     out = np.zeros((size, size, *array.shape[2:]), dtype=array.dtype)

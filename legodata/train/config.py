@@ -32,6 +32,10 @@ TASK_DEFAULTS: dict[str, TaskDefaults] = {
 # --weights without --lr: the default peak rate times this. Fine-tuning a 20-minute rotation run on 500 crops of
 # another render setting (bench/bench_rot_efficiency.py): test median 7.0 deg at 1e-3, 5.5 at 3e-4, 5.6 at 1e-4.
 FINETUNE_LR_FACTOR = 0.3
+# --second-look: the chooser's share of a --max-minutes budget (3 of 20 minutes: 37 epochs of 7,626 instance crops
+# on 2 cores, bench/bench_second_look.py), or its epochs when the run has no time budget.
+CHOOSER_SHARE = 0.15
+CHOOSER_EPOCHS = 30
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class TrainConfig:
     shuffle_buffer: int = 1000  # streaming: samples shuffled in a buffer of this many rows (and shard order)
     query: str = "id"  # mask: id (part, colour) | image (a reference image of the part)
     part_head: bool = False  # mask: also learn every pixel's part class (helps large runs, hurts small ones)
+    second_look: bool = False  # mask: a part classifier drops the predicted mask's pieces of other parts
     mode: str = "absolute"  # rot: absolute (crop -> R_m2c, config parts) | relative (+ manual crop -> action, steps)
     head: str = "harmonic"  # rot: harmonic (band-limited scores on SO(3)) | grid (one free score per grid rotation)
     precision: str = "auto"  # auto (bf16 on CPUs with bf16 instructions, fp16 on CUDA) | bf16 | fp32
@@ -93,6 +98,10 @@ class TrainConfig:
             raise LegodataError(f"--query {self.query!r}: expected id or image (train-mask only)")
         if self.query == "image" and self.streaming:
             raise LegodataError("--query image draws references from other scenes of the train split: drop --streaming")
+        if self.second_look and (self.task != "mask" or self.query != "id"):
+            raise LegodataError("--second-look chooses among pieces by part id: train-mask with --query id only")
+        if self.second_look and self.streaming:
+            raise LegodataError("--second-look trains its classifier on the train split in memory: drop --streaming")
         if self.mode not in ("absolute", "relative") or (self.mode != "absolute" and self.task != "rot"):
             raise LegodataError(f"--mode {self.mode!r}: expected absolute or relative (train-rot only)")
         if self.head not in ("harmonic", "grid"):

@@ -30,6 +30,10 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "cpu")
     dev = pick_device(device)
     model = build_model(model_config)
     load_weights(model, ckpt["model"], str(run / f"{checkpoint}.pt"))
+    if model_config.get("second_look"):
+        from legodata.train.chooser import CHOOSER_FILE, load_chooser
+
+        task.chooser, _ = load_chooser(run / CHOOSER_FILE, len(model_config["part_names"]), dev)
     return task, model.to(dev).eval(), model_config, dev
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from legodata.errors import LegodataError, require
 from legodata.train import data, streaming
 from legodata.train.checkpoint import CHECKPOINT_FORMAT, read_checkpoint, save_checkpoint
-from legodata.train.config import TrainConfig, config_from_dict
+from legodata.train.config import CHOOSER_EPOCHS, CHOOSER_SHARE, TrainConfig, config_from_dict
 from legodata.train.epoch import Clock, format_times, run_times, time_summary, train_epoch, update_policy
 from legodata.train.finetune import initial_weights
 from legodata.train.models import build_model, load_weights
@@ -166,6 +166,7 @@ class _Run:
     val_text: str = ""  # the last validation summary, shown on the progress bar and in the epoch line
     weights: dict | None = None  # what --weights kept (legodata.train.finetune.WeightsReport)
     start_validation: dict | None = None  # --weights: the starting weights' validation metrics
+    chooser_report: dict | None = None  # --second-look: how its part classifier was trained
 
     @property
     def amp_dtype(self):
@@ -210,7 +211,8 @@ def _train(task: Task, cfg: TrainConfig, dist: Dist, device) -> dict:
         (run.run_dir / "config.json").write_text(json.dumps(info, indent=2) + "\n")
         if run.weights and run.has("validation"):  # None with --resume: the start was scored before
             _score_start(run)
-    clock = Clock(cfg.max_minutes * 60 if cfg.max_minutes else None)
+    budget = cfg.max_minutes * 60 if cfg.max_minutes else None
+    clock = Clock(budget * (1 - CHOOSER_SHARE) if budget and cfg.second_look else budget)
     out_of_time = False
     for epoch in range(run.epochs_done, cfg.epochs):
         sampler.set_epoch(epoch)
@@ -221,6 +223,12 @@ def _train(task: Task, cfg: TrainConfig, dist: Dist, device) -> dict:
         dist.barrier()
         if out_of_time:
             break
+    if dist.main and cfg.second_look:
+        from legodata.train.chooser import fit_chooser
+
+        seconds = budget * CHOOSER_SHARE if budget else None
+        args = (run.model_config, run.run_dir, device, seconds, CHOOSER_EPOCHS, cfg.seed)
+        run.chooser_report = fit_chooser(task, run.samples["train"], *args)
     result = _finish(run, clock, out_of_time) if dist.main else {}
     dist.barrier()
     return result
@@ -353,7 +361,14 @@ def _finish(run: _Run, clock: Clock, out_of_time: bool) -> dict:
         result["validation"] = task.evaluate(run.model, run.samples["validation"], run.device, cfg.batch_size)
     if run.has("test"):
         result["test"] = task.evaluate(run.model, run.samples["test"], run.device, cfg.batch_size)
+        if run.chooser_report is not None:  # what the second look changed
+            from legodata.train.chooser import without_chooser
+
+            without = without_chooser(task, run.model, run.samples["test"], run.device, cfg.batch_size)
+            run.chooser_report = {**run.chooser_report, "test_without": without}
         task.after_training(run.model, run.samples["test"], run.device, run.run_dir)
+    if run.chooser_report is not None:
+        result["second_look"] = run.chooser_report
     (run.run_dir / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
 

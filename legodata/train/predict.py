@@ -53,11 +53,10 @@ def mask_box(mask: np.ndarray, margin: float = 0.1) -> tuple[int, int, int]:
     """The square crop box ``(x, y, size)`` the publisher takes around a boolean instance mask's visible box."""
     from legodata.geometry import crops as crop_ops
 
-    ys, xs = np.nonzero(mask)
-    if not len(xs):
+    box = crop_ops.mask_box(mask, margin)
+    if box is None:
         raise LegodataError("predict_instance: the instance mask is empty")
-    bbox = (int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1))
-    return crop_ops.crop_box(bbox, margin)
+    return box
 
 
 class _Predictor:
@@ -111,8 +110,14 @@ class MaskPredictor(_Predictor):
     def predict(
         self, image: np.ndarray, part_id: str, colour_code: int, threshold: float = 0.5, reference=None
     ) -> np.ndarray:
-        """Boolean mask (H, W)."""
-        return self.probabilities(image, part_id, colour_code, reference) > threshold
+        """Boolean mask (H, W); a ``--second-look`` run keeps only the pieces its chooser takes for ``part_id``."""
+        mask = self.probabilities(image, part_id, colour_code, reference) > threshold
+        if self.task.chooser is not None:
+            from legodata.train.chooser import choose
+
+            part = self.vocab.part_index(str(part_id))
+            mask = choose(mask, _check_image(image), part, self.task.chooser, self.device)
+        return mask
 
     def masked(self, image: np.ndarray, part_id: str, colour_code: int, reference=None) -> np.ndarray:
         """The masked observation: the image with everything but the queried part set to black."""

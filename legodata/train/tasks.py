@@ -92,8 +92,9 @@ class MaskTask(Task):
     score_key = "iou"
     channels_last = True
 
-    def __init__(self, query: str = "id", part_head: bool = False) -> None:
-        self.query, self.part_head = query, part_head
+    def __init__(self, query: str = "id", part_head: bool = False, second_look: bool = False) -> None:
+        self.query, self.part_head, self.second_look = query, part_head, second_look
+        self.chooser = None  # the second look's part classifier (legodata.train.chooser), once trained or loaded
 
     def torch_dataset(self, samples, train: bool, seed: int, augment: bool):
         """Queries as tensors; the reference image (drawn at random in training) only for the image query; with the
@@ -107,6 +108,8 @@ class MaskTask(Task):
         extra = {} if self.query == "id" else {"query": self.query}  # id runs' configs stay as they were
         if self.part_head:
             extra["part_head"] = True
+        if self.second_look:
+            extra["second_look"] = True  # the run dir holds chooser.pt
         return {"kind": "mask", "base": base or 16, "depth": 4, **extra, **vocab.to_json()}
 
     def loss(self, model, batch, progress: float = 1.0):
@@ -126,7 +129,14 @@ class MaskTask(Task):
             batch = to_device({k: torch.stack([it[k] for it in items]) for k in items[0]}, device, self.channels_last)
             logits = model(batch["image"], batch["part"], batch["colour"], batch["colour_rgb"], batch.get("ref"))
             out.append((logits[:, 0] > 0).cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, 1, 1), bool)
+        masks = np.concatenate(out) if out else np.zeros((0, 1, 1), bool)
+        if self.chooser is not None:
+            from legodata.train.chooser import choose
+
+            for k, q in enumerate(idx):
+                image = samples.images[samples.scene[q]]
+                masks[k] = choose(masks[k], image, int(samples.part[q]), self.chooser, device)
+        return masks
 
     def evaluate(self, model, samples, device, batch_size):
         model.eval()
@@ -253,12 +263,17 @@ def get_task(name: str, **options) -> Task:
 def task_options(cfg) -> dict:
     """The :func:`get_task` options of a :class:`~legodata.train.config.TrainConfig`."""
     if cfg.task == "mask":
-        return {"query": cfg.query, "part_head": cfg.part_head}
+        return {"query": cfg.query, "part_head": cfg.part_head, "second_look": cfg.second_look}
     return {"mode": cfg.mode, "head": cfg.head, "finetune": bool(cfg.weights)}
 
 
 def task_of_run(task_name: str, model_config: dict) -> Task:
     """The task a checkpoint was trained as (its ``model_config`` holds the query or mode)."""
     if task_name == "mask":
-        return get_task("mask", query=model_config.get("query", "id"), part_head=model_config.get("part_head", False))
+        return get_task(
+            "mask",
+            query=model_config.get("query", "id"),
+            part_head=model_config.get("part_head", False),
+            second_look=model_config.get("second_look", False),
+        )
     return get_task(task_name, mode=model_config.get("mode", "absolute"), head=model_config.get("head", "grid"))

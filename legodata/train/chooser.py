@@ -169,12 +169,20 @@ def load_chooser(path: Path, n_parts: int, device):
 
 
 def fit_chooser(
-    task, samples, model_config: dict, run_dir: Path, device, seconds: float | None, epochs: int, seed: int
+    task,
+    samples,
+    model_config: dict,
+    run_dir: Path,
+    device,
+    seconds: float | None,
+    epochs: int,
+    seed: int,
+    resume: bool,
 ) -> dict:
     """``--second-look`` at the end of a mask run: train the chooser on ``samples``' instance crops, save it as
-    ``run_dir/chooser.pt`` and hand it to ``task``; a resumed run that has one keeps it. Returns its report."""
+    ``run_dir/chooser.pt`` and hand it to ``task``; a ``resume``d run that has one keeps it. Returns its report."""
     path, n_parts = run_dir / CHOOSER_FILE, len(model_config["part_names"])
-    if path.is_file():
+    if resume and path.is_file():
         task.chooser, report = load_chooser(path, n_parts, device)
         return report
     x, y = instance_crops(samples)

@@ -227,7 +227,7 @@ def _train(task: Task, cfg: TrainConfig, dist: Dist, device) -> dict:
         from legodata.train.chooser import fit_chooser
 
         seconds = budget * CHOOSER_SHARE if budget else None
-        args = (run.model_config, run.run_dir, device, seconds, CHOOSER_EPOCHS, cfg.seed)
+        args = (run.model_config, run.run_dir, device, seconds, CHOOSER_EPOCHS, cfg.seed, cfg.resume)
         run.chooser_report = fit_chooser(task, run.samples["train"], *args)
     result = _finish(run, clock, out_of_time) if dist.main else {}
     dist.barrier()

@@ -106,6 +106,11 @@ def test_cli_second_look_run_saves_reports_and_reloads_its_chooser(published, tm
     look = metrics["second_look"]
     assert look["epochs"] == 30 and look["train_crops"] > 20 and 0 <= look["test_without"]["iou"] <= 1
     assert (out / "chooser.pt").is_file()
+    saved = (out / "chooser.pt").stat().st_mtime_ns
+    result = CliRunner().invoke(app, [*args, "--batch-size", "8", "--image-size", "64", "--quiet", "--resume"])
+    assert result.exit_code == 0, result.output
+    assert (out / "chooser.pt").stat().st_mtime_ns == saved  # a resumed run keeps its chooser
+    assert json.loads((out / "metrics.json").read_text())["second_look"]["train_crops"] == look["train_crops"]
     result = CliRunner().invoke(app, ["evaluate", str(out), str(published.out), "--quiet"])
     assert result.exit_code == 0, result.output
     assert json.loads((out / "eval-test.json").read_text())["iou"] == pytest.approx(metrics["test"]["iou"])

@@ -43,8 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     from legodata.train.evaluate import load_run
 
     torch.set_num_threads(args.threads)
-    task, model, model_config, device = load_run(args.run, "best", "cpu")
-    task.chooser = None  # the U-Net's own masks first
+    task, model, model_config, device = load_run(args.run, "best", "cpu", second_look=False)  # the U-Net's masks
     vocab, size = data.Vocab.from_json(model_config), int(model_config["image_size"])
     splits = data.open_dataset(args.dataset, "scenes")
     train, test = (data.build_mask_samples(splits[s], vocab, size) for s in ("train", "test"))

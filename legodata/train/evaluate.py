@@ -17,8 +17,9 @@ from legodata.train.tasks import task_of_run
 SPLITS = ("train", "validation", "test", "all")
 
 
-def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "cpu"):
-    """``(task, model, model_config, device)`` of a run directory, the model in eval mode."""
+def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "cpu", second_look: bool = True):
+    """``(task, model, model_config, device)`` of a run directory, the model in eval mode; a ``--second-look`` run's
+    task holds its chooser unless ``second_look`` is False (the U-Net's masks as they are)."""
     run = Path(run_dir).expanduser()
     if not run.is_dir():
         raise LegodataError(f"RUN_DIR {run}: no such folder (give the --out folder of train-mask or train-rot)")
@@ -30,7 +31,7 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "cpu")
     dev = pick_device(device)
     model = build_model(model_config)
     load_weights(model, ckpt["model"], str(run / f"{checkpoint}.pt"))
-    if model_config.get("second_look"):
+    if second_look and model_config.get("second_look"):
         from legodata.train.chooser import CHOOSER_FILE, load_chooser
 
         task.chooser, _ = load_chooser(run / CHOOSER_FILE, len(model_config["part_names"]), dev)

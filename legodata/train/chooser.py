@@ -129,9 +129,12 @@ def part_probabilities(model, inputs, device) -> np.ndarray:
     return torch.softmax(model(inputs.to(device)).float(), 1).cpu().numpy()
 
 
-def choose(mask: np.ndarray, image: np.ndarray, part: int, model, device) -> np.ndarray:
-    """``mask`` (boolean, the image's size) keeping the 8-connected pieces the chooser gives ``part`` at least
+def choose(mask: np.ndarray, image: np.ndarray, part: int, model, device, same_colour=None) -> np.ndarray:
+    """The 8-connected pieces of ``mask`` (boolean, the image's size) and of ``same_colour`` (the colour head's
+    mask of every instance of the queried colour, when the model has one) that the chooser gives ``part`` at least
     :data:`KEEP`; when it keeps none, the likeliest piece (the U-Net found *something* of the query)."""
+    if same_colour is not None:
+        mask = mask | same_colour
     n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     if n <= 2:  # empty or a single piece: nothing to choose between
         return mask

@@ -112,11 +112,18 @@ class MaskTorchDataset(_EpochDataset):
     samples: MaskSamples
 
     def __init__(
-        self, samples: MaskSamples, augment: bool = False, seed: int = 0, references: bool = True, parts: bool = False
+        self,
+        samples: MaskSamples,
+        augment: bool = False,
+        seed: int = 0,
+        references: bool = True,
+        parts: bool = False,
+        colours: bool = False,
     ) -> None:
         super().__init__(samples)
         self.augment, self.seed, self.references = augment, seed, references
         self.part_maps = samples.part_maps() if parts else None
+        self.colour_ids = samples.colour_instance_ids() if colours else None
 
     def __getitem__(self, q: int) -> dict:
         torch = require("torch", "train")
@@ -133,6 +140,9 @@ class MaskTorchDataset(_EpochDataset):
             item["ref"] = image_tensor(s.reference(q, rng))
         if self.part_maps is not None:
             item["parts"] = torch.from_numpy(self.part_maps[s.scene[q]].astype(np.int64))
+        if self.colour_ids is not None:
+            same_colour = np.isin(s.labels[s.scene[q]], self.colour_ids[q])
+            item["colour_target"] = torch.from_numpy(same_colour[None].astype(np.float32))
         return item
 
 
@@ -164,13 +174,19 @@ class RotationTorchDataset(_EpochDataset):
 
 
 def make_mask_dataset(
-    samples: MaskSamples, augment: bool = False, seed: int = 0, references: bool = True, parts: bool = False
+    samples: MaskSamples,
+    augment: bool = False,
+    seed: int = 0,
+    references: bool = True,
+    parts: bool = False,
+    colours: bool = False,
 ) -> MaskTorchDataset:
     """The masking samples as tensors; ``augment`` draws the image query's reference at random (the images are
     not augmented; ``references=False`` leaves the reference out; ``parts`` adds every pixel's part class, the part
-    head's target). A train stream (``--streaming``) becomes its IterableDataset."""
+    head's target; ``colours`` every instance of the queried colour, the colour head's). A train stream
+    (``--streaming``) becomes its IterableDataset."""
     stream = _stream_dataset(samples)
-    return stream if stream is not None else MaskTorchDataset(samples, augment, seed, references, parts)
+    return stream if stream is not None else MaskTorchDataset(samples, augment, seed, references, parts, colours)
 
 
 def make_rotation_dataset(samples: RotationSamples, augment: bool = False, seed: int = 0) -> RotationTorchDataset:

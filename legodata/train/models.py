@@ -132,7 +132,9 @@ class MaskUNet(nn.Module):
 
     The query is (part, colour) with ``query="id"``, or a reference image of the part with ``query="image"``.
     ``part_head`` adds a second output: every pixel's part class (0 background, else part index + 1), whatever the
-    query; :meth:`forward` returns it with ``with_parts=True``."""
+    query; :meth:`forward` returns it with ``with_parts=True``. ``colour_head`` adds another: every instance of the
+    queried colour, whatever its part (the second look's candidates, :mod:`legodata.train.chooser`), returned with
+    ``with_colour=True`` after the others."""
 
     def __init__(
         self,
@@ -143,6 +145,7 @@ class MaskUNet(nn.Module):
         cond_dim: int = 64,
         query: str = "id",
         part_head: bool = False,
+        colour_head: bool = False,
     ) -> None:
         super().__init__()
         chans = [base * 2**i for i in range(depth + 1)]
@@ -167,9 +170,10 @@ class MaskUNet(nn.Module):
             cin = c
         self.head = nn.Conv2d(cin, 1, 1)
         self.part_head = nn.Conv2d(cin, n_parts + 1, 1) if part_head else None
+        self.colour_head = nn.Conv2d(cin, 1, 1) if colour_head else None
         self.multiple = 2**depth
 
-    def forward(self, image, part, colour, colour_rgb, ref=None, with_parts: bool = False):
+    def forward(self, image, part, colour, colour_rgb, ref=None, with_parts: bool = False, with_colour: bool = False):
         h, w = image.shape[-2:]
         if h % self.multiple or w % self.multiple:
             raise LegodataError(f"image size {h}x{w}: the mask model needs multiples of {self.multiple}")
@@ -181,6 +185,8 @@ class MaskUNet(nn.Module):
             cond = self.query(part, colour, colour_rgb)
         if with_parts and self.part_head is None:
             raise LegodataError("this mask model has no part head")
+        if with_colour and self.colour_head is None:
+            raise LegodataError("this mask model has no colour head")
         skips = []
         x = image
         for i, (block, film) in enumerate(zip(self.down, self.down_film)):
@@ -190,7 +196,12 @@ class MaskUNet(nn.Module):
             skips.append(x)
         for up, conv, film, skip in zip(self.up, self.up_conv, self.up_film, reversed(skips[:-1])):
             x = film(conv(torch.cat([up(x), skip], dim=1)), cond)
-        return (self.head(x), self.part_head(x)) if with_parts else self.head(x)
+        outputs = [self.head(x)]
+        if with_parts:
+            outputs.append(self.part_head(x))
+        if with_colour:
+            outputs.append(self.colour_head(x))
+        return tuple(outputs) if len(outputs) > 1 else outputs[0]
 
 
 class RotationGrid(nn.Module):
@@ -308,6 +319,7 @@ def build_model(model_config: dict[str, Any]):
             depth=model_config.get("depth", 4),
             query=model_config.get("query", "id"),
             part_head=model_config.get("part_head", False),
+            colour_head=model_config.get("colour_head", False),
         )
     if kind == "rot":
         return RotationNet(

@@ -87,6 +87,11 @@ class MaskPredictor(_Predictor):
         """Per-pixel probability (H, W) float32 at the image's own size (a non-square image is first made square by
         :func:`square_padded`, the model's input size, and the answer cropped back). A ``--query image`` run needs
         ``reference``: an RGB image of the part alone on black (e.g. :func:`legodata.train.references.masked_crop`)."""
+
+        return self._probabilities(image, part_id, colour_code, reference)[0]
+
+    def _probabilities(self, image, part_id, colour_code, reference=None, same_colour: bool = False) -> list:
+        """[the query's probabilities] (+ the colour head's with ``same_colour``), each (H, W) float32."""
         from legodata.train.losses import torch
 
         image = _check_image(image)
@@ -102,22 +107,30 @@ class MaskPredictor(_Predictor):
 
             ref = data.image_tensor(resize(_check_image(reference, "reference"), REF_SIZE))[None].to(self.device)
         with torch.no_grad():
-            prob = torch.sigmoid(self.model(x, part, colour, rgb, ref))[0, 0].float().cpu().numpy()
-        side = max(h, w)
-        prob = resize(prob, side, side, shrink=cv2.INTER_LINEAR)  # bilinear both ways
-        return np.ascontiguousarray(prob[top : top + h, left : left + w])
+            logits = (
+                self.model(x, part, colour, rgb, ref, with_colour=True)
+                if same_colour
+                else (self.model(x, part, colour, rgb, ref),)
+            )
+        side, out = max(h, w), []
+        for logit in logits:
+            prob = resize(torch.sigmoid(logit)[0, 0].float().cpu().numpy(), side, side, shrink=cv2.INTER_LINEAR)
+            out.append(np.ascontiguousarray(prob[top : top + h, left : left + w]))  # bilinear both ways
+        return out
 
     def predict(
         self, image: np.ndarray, part_id: str, colour_code: int, threshold: float = 0.5, reference=None
     ) -> np.ndarray:
-        """Boolean mask (H, W); a ``--second-look`` run keeps only the pieces its chooser takes for ``part_id``."""
-        mask = self.probabilities(image, part_id, colour_code, reference) > threshold
-        if self.task.chooser is not None:
-            from legodata.train.chooser import choose
+        """Boolean mask (H, W); a ``--second-look`` run keeps only the pieces (of this mask and of its colour head's
+        mask of every instance of ``colour_code``) its chooser takes for ``part_id``."""
+        if self.task.chooser is None:
+            return self.probabilities(image, part_id, colour_code, reference) > threshold
+        from legodata.train.chooser import choose
 
-            part = self.vocab.part_index(str(part_id))
-            mask = choose(mask, _check_image(image), part, self.task.chooser, self.device)
-        return mask
+        probs = self._probabilities(image, part_id, colour_code, reference, same_colour=self.task.colour_head)
+        mask, *same_colour = (p > threshold for p in probs)
+        part = self.vocab.part_index(str(part_id))
+        return choose(mask, _check_image(image), part, self.task.chooser, self.device, *same_colour)
 
     def masked(self, image: np.ndarray, part_id: str, colour_code: int, reference=None) -> np.ndarray:
         """The masked observation: the image with everything but the queried part set to black."""

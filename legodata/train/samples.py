@@ -157,6 +157,14 @@ class MaskSamples:
     def target(self, q: int) -> np.ndarray:
         return np.isin(self.labels[self.scene[q]], self.instance_ids[q])
 
+    def colour_instance_ids(self) -> list[tuple[int, ...]]:
+        """(Q,) every visible instance of each query's colour in its scene, whatever the part (the colour head's
+        target: the second look's candidates)."""
+        groups: dict[tuple[int, int], list[int]] = {}
+        for q in range(len(self)):
+            groups.setdefault((int(self.scene[q]), int(self.colour[q])), []).extend(self.instance_ids[q])
+        return [tuple(groups[int(self.scene[q]), int(self.colour[q])]) for q in range(len(self))]
+
     def part_maps(self) -> np.ndarray:
         """(N, S, S) int16: every image's :func:`part_map`."""
         maps = np.zeros(self.labels.shape, np.int16)

@@ -92,8 +92,10 @@ class MaskTask(Task):
     score_key = "iou"
     channels_last = True
 
-    def __init__(self, query: str = "id", part_head: bool = False, second_look: bool = False) -> None:
-        self.query, self.part_head, self.second_look = query, part_head, second_look
+    def __init__(
+        self, query: str = "id", part_head: bool = False, second_look: bool = False, colour_head: bool = False
+    ) -> None:
+        self.query, self.part_head, self.second_look, self.colour_head = query, part_head, second_look, colour_head
         self.chooser = None  # the second look's part classifier (legodata.train.chooser), once trained or loaded
 
     def torch_dataset(self, samples, train: bool, seed: int, augment: bool):
@@ -102,7 +104,9 @@ class MaskTask(Task):
         if self.query == "image" and hasattr(samples, "ref_crops"):
             data.with_references(samples)  # once, before DataLoader workers copy the samples
         image = self.query == "image"
-        return data.make_mask_dataset(samples, augment=train, seed=seed, references=image, parts=self.part_head)
+        return data.make_mask_dataset(
+            samples, augment=train, seed=seed, references=image, parts=self.part_head, colours=self.colour_head
+        )
 
     def model_config(self, vocab, base):
         extra = {} if self.query == "id" else {"query": self.query}  # id runs' configs stay as they were
@@ -110,32 +114,43 @@ class MaskTask(Task):
             extra["part_head"] = True
         if self.second_look:
             extra["second_look"] = True  # the run dir holds chooser.pt
+        if self.colour_head:
+            extra["colour_head"] = True
         return {"kind": "mask", "base": base or 16, "depth": 4, **extra, **vocab.to_json()}
 
     def loss(self, model, batch, progress: float = 1.0):
         query = (batch["image"], batch["part"], batch["colour"], batch["colour_rgb"], batch.get("ref"))
-        if not self.part_head:
+        if not (self.part_head or self.colour_head):
             return bce_dice_loss(model(*query).float(), batch["target"])
-        logits, part_logits = model(*query, with_parts=True)
-        return bce_dice_loss(logits.float(), batch["target"]) + part_loss(part_logits.float(), batch["parts"])
+        logits, *extra = model(*query, with_parts=self.part_head, with_colour=self.colour_head)
+        loss = bce_dice_loss(logits.float(), batch["target"])
+        if self.part_head:
+            loss = loss + part_loss(extra.pop(0).float(), batch["parts"])
+        if self.colour_head:
+            loss = loss + bce_dice_loss(extra.pop(0).float(), batch["colour_target"])
+        return loss
 
     @torch.no_grad()
     def predict(self, model, samples, idx, device, batch_size):
         image_query = getattr(getattr(model, "module", model), "query_mode", "id") == "image"
         ds = data.make_mask_dataset(samples, references=image_query)
-        out = []
+        candidates = self.chooser is not None and self.colour_head  # the second look chooses among their pieces
+        out, same_colour = [], []
         for start in range(0, len(idx), batch_size):
             items = [ds[int(i)] for i in idx[start : start + batch_size]]
             batch = to_device({k: torch.stack([it[k] for it in items]) for k in items[0]}, device, self.channels_last)
-            logits = model(batch["image"], batch["part"], batch["colour"], batch["colour_rgb"], batch.get("ref"))
+            query = (batch["image"], batch["part"], batch["colour"], batch["colour_rgb"], batch.get("ref"))
+            logits, *colour_logits = model(*query, with_colour=True) if candidates else (model(*query),)
             out.append((logits[:, 0] > 0).cpu().numpy())
+            same_colour += [(c[:, 0] > 0).cpu().numpy() for c in colour_logits]
         masks = np.concatenate(out) if out else np.zeros((0, 1, 1), bool)
         if self.chooser is not None:
             from legodata.train.chooser import choose
 
+            pools = np.concatenate(same_colour) if same_colour else [None] * len(masks)
             for k, q in enumerate(idx):
                 image = samples.images[samples.scene[q]]
-                masks[k] = choose(masks[k], image, int(samples.part[q]), self.chooser, device)
+                masks[k] = choose(masks[k], image, int(samples.part[q]), self.chooser, device, pools[k])
         return masks
 
     def evaluate(self, model, samples, device, batch_size):
@@ -263,7 +278,13 @@ def get_task(name: str, **options) -> Task:
 def task_options(cfg) -> dict:
     """The :func:`get_task` options of a :class:`~legodata.train.config.TrainConfig`."""
     if cfg.task == "mask":
-        return {"query": cfg.query, "part_head": cfg.part_head, "second_look": cfg.second_look}
+        # the second look chooses among the pieces of the colour head's mask
+        return {
+            "query": cfg.query,
+            "part_head": cfg.part_head,
+            "second_look": cfg.second_look,
+            "colour_head": cfg.second_look,
+        }
     return {"mode": cfg.mode, "head": cfg.head, "finetune": bool(cfg.weights)}
 
 
@@ -275,5 +296,6 @@ def task_of_run(task_name: str, model_config: dict) -> Task:
             query=model_config.get("query", "id"),
             part_head=model_config.get("part_head", False),
             second_look=model_config.get("second_look", False),
+            colour_head=model_config.get("colour_head", False),
         )
     return get_task(task_name, mode=model_config.get("mode", "absolute"), head=model_config.get("head", "grid"))

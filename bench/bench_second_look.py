@@ -3,9 +3,11 @@
     python bench/bench_second_look.py RUN_DIR DATASET [--minutes 3] [--threads 2]
 
 Trains the chooser of ``train-mask --second-look`` (:mod:`legodata.train.chooser`: a small part classifier on the
-train split's instance crops) for ``--minutes`` beside an existing run (trained with or without the flag), then
+train split's instance crops) for ``--minutes`` beside an existing run (trained with or without the flag; ``--minutes
+0`` takes the run's own ``chooser.pt``), then
 prints the test split's IoU and misses (IoU below 0.5) as the U-Net predicted them, after the second look, and with
-an oracle that keeps exactly the pieces lying mostly on the truth (the ceiling of any chooser of pieces), and the
+an oracle that keeps exactly the pieces lying mostly on the truth (the ceiling of any chooser of pieces; a run with
+the colour head offers the pieces of its mask of every instance of the queried colour too), and the
 chooser's accuracy on the test split's instances; writes ``--out`` (JSON).
 """
 
@@ -32,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", help="a train-mask RUN_DIR (its best.pt)")
     p.add_argument("dataset", help="the published dataset it was trained on (train and test splits)")
-    p.add_argument("--minutes", type=float, default=3.0, help="the chooser's training budget")
+    p.add_argument("--minutes", type=float, default=3.0, help="the chooser's training budget; 0: the run's chooser.pt")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default="second_look.json")
     args = p.parse_args(argv)
@@ -46,22 +48,29 @@ def main(argv: list[str] | None = None) -> int:
     task, model, model_config, device = load_run(args.run, "best", "cpu", second_look=False)  # the U-Net's masks
     vocab, size = data.Vocab.from_json(model_config), int(model_config["image_size"])
     splits = data.open_dataset(args.dataset, "scenes")
-    train, test = (data.build_mask_samples(splits[s], vocab, size) for s in ("train", "test"))
-    x, y = chooser.instance_crops(train)
+    test = data.build_mask_samples(splits["test"], vocab, size)
+    train = data.build_mask_samples(splits["train"], vocab, size) if args.minutes else None
     n_parts = len(vocab.part_names)
-    look, report = chooser.train_chooser(x, y, n_parts, device, args.minutes * 60, epochs=0)
+    if args.minutes:
+        x, y = chooser.instance_crops(train)
+        look, report = chooser.train_chooser(x, y, n_parts, device, args.minutes * 60, epochs=0)
+        report = report.to_json()
+    else:  # the run's own chooser
+        look, report = chooser.load_chooser(Path(args.run) / chooser.CHOOSER_FILE, n_parts, device)
     tx, ty = chooser.instance_crops(test)
     accuracy = float((chooser.part_probabilities(look, tx, device).argmax(1) == ty.numpy()).mean())
-    pred = task.predict(model, test, np.arange(len(test)), device, 32)
+    pred, same_colour = task.predict_masks(model, test, np.arange(len(test)), device, 32, task.colour_head)
     ious: dict[str, list[float]] = {"predicted": [], "second_look": [], "oracle": []}
     for q in range(len(test)):
         truth, image = test.target(q), test.images[test.scene[q]]
-        chosen = chooser.choose(pred[q], image, int(test.part[q]), look, device)
-        for name, mask in (("predicted", pred[q]), ("second_look", chosen), ("oracle", oracle(pred[q], truth))):
+        pool = None if same_colour is None else same_colour[q]  # a run with the colour head: its pieces too
+        chosen = chooser.choose(pred[q], image, int(test.part[q]), look, device, pool)
+        candidates = pred[q] if pool is None else pred[q] | pool
+        for name, mask in (("predicted", pred[q]), ("second_look", chosen), ("oracle", oracle(candidates, truth))):
             ious[name].append(float(metrics.iou(mask[None], truth[None])[0]))
     result = {
         "run": args.run,
-        "chooser": {**report.to_json(), "test_instance_accuracy": accuracy, "keep": chooser.KEEP},
+        "chooser": {**report, "test_instance_accuracy": accuracy, "keep": chooser.KEEP},
         **{
             k: {"iou": float(np.mean(v)), "misses": int((np.array(v) < 0.5).sum()), "n": len(v)}
             for k, v in ious.items()

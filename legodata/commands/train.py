@@ -87,8 +87,9 @@ _SecondLook = Annotated[
     bool,
     typer.Option(
         "--second-look/--no-second-look",
-        help="After the U-Net, train a small part classifier (15% of --max-minutes, else 30 epochs) that drops the "
-        "predicted mask's pieces it does not take for the queried part; saved as RUN_DIR/chooser.pt.",
+        help="The U-Net also masks every instance of the queried colour; after it, a small part classifier (15% of "
+        "--max-minutes, else 30 epochs) picks the pieces of that mask and the query's that it takes for the queried "
+        "part; saved as RUN_DIR/chooser.pt.",
     ),
 ]
 _Head = Annotated[

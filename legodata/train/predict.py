@@ -90,6 +90,11 @@ class MaskPredictor(_Predictor):
 
         return self._probabilities(image, part_id, colour_code, reference)[0]
 
+    def colour_probabilities(self, image: np.ndarray, part_id: str, colour_code: int, reference=None) -> np.ndarray:
+        """Like :meth:`probabilities`, from the colour head of a ``--second-look`` run: every instance of
+        ``colour_code``, whatever its part (the pieces its chooser chooses among)."""
+        return self._probabilities(image, part_id, colour_code, reference, same_colour=True)[1]
+
     def _probabilities(self, image, part_id, colour_code, reference=None, same_colour: bool = False) -> list:
         """[the query's probabilities] (+ the colour head's with ``same_colour``), each (H, W) float32."""
         from legodata.train.losses import torch

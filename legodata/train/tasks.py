@@ -131,26 +131,34 @@ class MaskTask(Task):
         return loss
 
     @torch.no_grad()
-    def predict(self, model, samples, idx, device, batch_size):
+    def predict_masks(self, model, samples, idx, device, batch_size, same_colour: bool = False):
+        """The U-Net's masks (len(idx), S, S) of queries ``idx``, and with ``same_colour`` its colour head's (every
+        instance of each query's colour; else None)."""
         image_query = getattr(getattr(model, "module", model), "query_mode", "id") == "image"
         ds = data.make_mask_dataset(samples, references=image_query)
-        candidates = self.chooser is not None and self.colour_head  # the second look chooses among their pieces
-        out, same_colour = [], []
+        out, colour_out = [], []
         for start in range(0, len(idx), batch_size):
             items = [ds[int(i)] for i in idx[start : start + batch_size]]
             batch = to_device({k: torch.stack([it[k] for it in items]) for k in items[0]}, device, self.channels_last)
             query = (batch["image"], batch["part"], batch["colour"], batch["colour_rgb"], batch.get("ref"))
-            logits, *colour_logits = model(*query, with_colour=True) if candidates else (model(*query),)
+            logits, *colour_logits = model(*query, with_colour=True) if same_colour else (model(*query),)
             out.append((logits[:, 0] > 0).cpu().numpy())
-            same_colour += [(c[:, 0] > 0).cpu().numpy() for c in colour_logits]
+            colour_out += [(c[:, 0] > 0).cpu().numpy() for c in colour_logits]
         masks = np.concatenate(out) if out else np.zeros((0, 1, 1), bool)
+        return masks, (np.concatenate(colour_out) if same_colour and colour_out else None)
+
+    def predict(self, model, samples, idx, device, batch_size):
+        """The masks of queries ``idx``; with a chooser, the second look's (:func:`legodata.train.chooser.choose`
+        among the pieces of the query's mask and, when the model has one, of its colour head's)."""
+        with_colour = self.colour_head and self.chooser is not None
+        masks, same_colour = self.predict_masks(model, samples, idx, device, batch_size, with_colour)
         if self.chooser is not None:
             from legodata.train.chooser import choose
 
-            pools = np.concatenate(same_colour) if same_colour else [None] * len(masks)
             for k, q in enumerate(idx):
+                pool = None if same_colour is None else same_colour[k]
                 image = samples.images[samples.scene[q]]
-                masks[k] = choose(masks[k], image, int(samples.part[q]), self.chooser, device, pools[k])
+                masks[k] = choose(masks[k], image, int(samples.part[q]), self.chooser, device, pool)
         return masks
 
     def evaluate(self, model, samples, device, batch_size):

@@ -92,6 +92,35 @@ def test_choose_keeps_the_pieces_it_takes_for_the_queried_part():
     np.testing.assert_array_equal(chooser.choose(mask, image, 0, unsure, "cpu"), square)
 
 
+def test_choose_finds_the_queried_part_among_the_pieces_of_the_colour_mask():
+    image, both = _two_pieces()
+    square, bar = np.zeros_like(both), np.zeros_like(both)
+    square[5:25, 5:25], bar[40:42, 30:60] = True, True
+    sure = _BySize(0.9)
+    # the query's mask holds only the bar (another part of the colour); the colour head's mask holds both
+    np.testing.assert_array_equal(chooser.choose(bar, image, 0, sure, "cpu", same_colour=both), square)
+    np.testing.assert_array_equal(chooser.choose(bar, image, 1, sure, "cpu", same_colour=both), bar)
+    # the colour head missed the square: the query's own mask still offers its pieces
+    np.testing.assert_array_equal(chooser.choose(square, image, 0, sure, "cpu", same_colour=bar), square)
+
+
+def test_colour_targets_are_every_instance_of_the_queried_colour(published, tmp_path):
+    from legodata.train.data import make_mask_dataset
+
+    _, s = _train_samples(published, tmp_path)
+    ids = s.colour_instance_ids()
+    ds = make_mask_dataset(s, references=False, colours=True)
+    shared = 0
+    for q in range(len(s)):
+        others = [j for j in range(len(s)) if s.scene[j] == s.scene[q] and s.colour[j] == s.colour[q]]
+        assert sorted(ids[q]) == sorted(i for j in others for i in s.instance_ids[j])
+        shared += len(others) > 1
+        expected = np.isin(s.labels[s.scene[q]], ids[q])
+        np.testing.assert_array_equal(ds[q]["colour_target"][0].numpy() > 0, expected)
+        assert (expected | ~s.target(q)).all()  # the query's own instances are among them
+    assert shared  # the fixture has scenes with two parts of one colour
+
+
 def test_cli_second_look_run_saves_reports_and_reloads_its_chooser(published, tmp_path):
     from typer.testing import CliRunner
 
@@ -121,7 +150,11 @@ def test_cli_second_look_run_saves_reports_and_reloads_its_chooser(published, tm
     image = s.images[s.scene[0]]
     part, colour = s.part_names[s.part[0]], vocab.colour_codes[s.colour[0]]
     chosen = predictor.predict(image, part, colour)
-    assert not (chosen & ~(predictor.probabilities(image, part, colour) > 0.5)).any()  # only ever drops pieces
+    assert predictor.model_config["colour_head"] and predictor.task.colour_head
+    pool = (predictor.probabilities(image, part, colour) > 0.5) | (
+        predictor.colour_probabilities(image, part, colour) > 0.5
+    )
+    assert not (chosen & ~pool).any()  # only pieces of the query's or the colour head's mask
 
     (out / "chooser.pt").unlink()
     with pytest.raises(LegodataError, match="chooser.pt does not exist"):

@@ -52,6 +52,25 @@ def test_part_head_trains_and_its_run_reloads_as_it_was_trained(published, tmp_p
         plain(batch["image"], batch["part"], batch["colour"], batch["colour_rgb"], with_parts=True)
 
 
+def test_part_and_colour_heads_train_together_and_reload(published, tmp_path):
+    vocab, s = _samples(published, tmp_path)
+    task = get_task("mask", part_head=True, second_look=True, colour_head=True)
+    config = task.model_config(vocab, 8)
+    reloaded = task_of_run("mask", config)
+    assert reloaded.part_head and reloaded.colour_head and reloaded.second_look
+    torch.manual_seed(0)
+    model = build_model(config)
+    ds = task.torch_dataset(s, train=True, seed=0, augment=True)
+    batch = _batch([ds[i] for i in range(4)])
+    query = (batch["image"], batch["part"], batch["colour"], batch["colour_rgb"])
+    mask, parts, colour = model(*query, with_parts=True, with_colour=True)
+    assert mask.shape == colour.shape == (4, 1, 64, 64) and parts.shape == (4, len(vocab.part_names) + 1, 64, 64)
+    losses = losses_over_steps(task, model, batch)
+    assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), losses
+    with pytest.raises(LegodataError, match="no colour head"):
+        build_model(get_task("mask").model_config(vocab, 8))(*query, with_colour=True)
+
+
 def test_cli_part_head_run_trains_and_predicts(published, tmp_path):
     from typer.testing import CliRunner
 

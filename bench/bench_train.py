@@ -110,8 +110,9 @@ ARMS = {
     "parthead": {"part_head": True},
     "secondlook": {"second_look": True},
     "both": {"part_head": True, "second_look": True},
+    "both-nocolour": {"part_head": True, "second_look": True, "colour_head": False},  # the second look of 2026-12-01
 }
-MASK_ONLY = ("part_head", "second_look")
+MASK_ONLY = ("part_head", "second_look", "colour_head")
 
 
 def run_one(name: str, dataset: str, out: Path, minutes: float, args, threads: int | None = None) -> dict:

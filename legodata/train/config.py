@@ -64,6 +64,7 @@ class TrainConfig:
     query: str = "id"  # mask: id (part, colour) | image (a reference image of the part)
     part_head: bool = False  # mask: also learn every pixel's part class (helps large runs, hurts small ones)
     second_look: bool = False  # mask: a part classifier drops the predicted mask's pieces of other parts
+    colour_head: bool | None = None  # mask: also learn every instance of the queried colour (None: with second_look)
     mode: str = "absolute"  # rot: absolute (crop -> R_m2c, config parts) | relative (+ manual crop -> action, steps)
     head: str = "harmonic"  # rot: harmonic (band-limited scores on SO(3)) | grid (one free score per grid rotation)
     precision: str = "auto"  # auto (bf16 on CPUs with bf16 instructions, fp16 on CUDA) | bf16 | fp32
@@ -100,6 +101,8 @@ class TrainConfig:
             raise LegodataError("--query image draws references from other scenes of the train split: drop --streaming")
         if self.second_look and (self.task != "mask" or self.query != "id"):
             raise LegodataError("--second-look chooses among pieces by part id: train-mask with --query id only")
+        if self.colour_head and (self.task != "mask" or self.streaming):
+            raise LegodataError("the colour head is for train-mask without --streaming")
         if self.second_look and self.streaming:
             raise LegodataError("--second-look trains its classifier on the train split in memory: drop --streaming")
         if self.mode not in ("absolute", "relative") or (self.mode != "absolute" and self.task != "rot"):

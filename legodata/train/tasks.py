@@ -286,12 +286,12 @@ def get_task(name: str, **options) -> Task:
 def task_options(cfg) -> dict:
     """The :func:`get_task` options of a :class:`~legodata.train.config.TrainConfig`."""
     if cfg.task == "mask":
-        # the second look chooses among the pieces of the colour head's mask
+        colour_head = cfg.second_look if cfg.colour_head is None else cfg.colour_head  # the second look's pieces
         return {
             "query": cfg.query,
             "part_head": cfg.part_head,
             "second_look": cfg.second_look,
-            "colour_head": cfg.second_look,
+            "colour_head": colour_head,
         }
     return {"mode": cfg.mode, "head": cfg.head, "finetune": bool(cfg.weights)}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
@@ -39,7 +39,7 @@ class ChooserReport:
     crops_per_s: float
 
     def to_json(self) -> dict:
-        return {k: round(v, 3) if isinstance(v, float) else v for k, v in self.__dict__.items()}
+        return {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
 
 def build_chooser(n_parts: int):
@@ -93,6 +93,8 @@ def augment(x, rng: np.random.Generator):
 def train_chooser(x, y, n_parts: int, device, seconds: float | None, epochs: int, seed: int = 0, lr: float = 2e-3):
     """The chooser trained on ``(x, y)`` (:func:`instance_crops`) with AdamW, batches of 64 (:func:`augment`), the
     rate on a cosine over ``seconds`` when given (stopping then), else over ``epochs``: ``(model, report)``."""
+    if not seconds and epochs <= 0:
+        raise ValueError("train_chooser: give a time budget (seconds) or a number of epochs")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = build_chooser(n_parts).to(device)

@@ -52,6 +52,22 @@ def test_chooser_learns_the_parts_on_real_steps(published, tmp_path):
     assert accuracy(model) >= 0.9 and accuracy(model) > accuracy(before) + 0.2
 
 
+def test_part_probabilities_average_over_the_squares_symmetries():
+    torch.manual_seed(0)
+    model = chooser.build_chooser(5).eval()
+    with torch.no_grad():
+        model[-1].weight.mul_(300)  # sharp answers, so that a turn of the input changes them
+    ramp = torch.linspace(0, 4, chooser.CROP)
+    x = (ramp[None, :, None] * torch.rand(3, 4, 1, 1)).expand(3, 4, chooser.CROP, chooser.CROP).contiguous()
+    p = chooser.part_probabilities(model, x, "cpu")
+    np.testing.assert_allclose(p.sum(1), 1, atol=1e-5)
+    views = (torch.rot90(x, 1, (2, 3)), torch.flip(x, (3,)), torch.flip(x, (2,)))
+    for view in views:
+        np.testing.assert_allclose(chooser.part_probabilities(model, view, "cpu"), p, atol=1e-5)
+    with torch.no_grad():  # the network alone answers differently for a turned crop
+        assert not np.allclose(torch.softmax(model(x), 1), torch.softmax(model(views[0]), 1), atol=1e-3)
+
+
 class _BySize(torch.nn.Module):
     """A fixed stand-in for a trained chooser (the rule under test is what ``choose`` does with its answers): part 0
     with probability ``confidence`` for crops whose piece fills the crop most, part 1 with it otherwise, 0.05 for

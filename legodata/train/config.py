@@ -63,7 +63,7 @@ class TrainConfig:
     shuffle_buffer: int = 1000  # streaming: samples shuffled in a buffer of this many rows (and shard order)
     query: str = "id"  # mask: id (part, colour) | image (a reference image of the part)
     part_head: bool = False  # mask: also learn every pixel's part class (helps large runs, hurts small ones)
-    second_look: bool = False  # mask: a part classifier drops the predicted mask's pieces of other parts
+    second_look: bool = False  # mask: a part classifier picks the queried part among the predicted pieces
     colour_head: bool | None = None  # mask: also learn every instance of the queried colour (None: with second_look)
     mode: str = "absolute"  # rot: absolute (crop -> R_m2c, config parts) | relative (+ manual crop -> action, steps)
     head: str = "harmonic"  # rot: harmonic (band-limited scores on SO(3)) | grid (one free score per grid rotation)

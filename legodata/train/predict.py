@@ -87,7 +87,6 @@ class MaskPredictor(_Predictor):
         """Per-pixel probability (H, W) float32 at the image's own size (a non-square image is first made square by
         :func:`square_padded`, the model's input size, and the answer cropped back). A ``--query image`` run needs
         ``reference``: an RGB image of the part alone on black (e.g. :func:`legodata.train.references.masked_crop`)."""
-
         return self._probabilities(image, part_id, colour_code, reference)[0]
 
     def colour_probabilities(self, image: np.ndarray, part_id: str, colour_code: int, reference=None) -> np.ndarray:

@@ -1,8 +1,9 @@
 """The mask model's second look (``train-mask --second-look``): a small part classifier, the *chooser*, looks at
-every connected piece of a predicted mask and drops the pieces it does not take for the queried part.
+every connected piece of the predicted mask and of the U-Net's colour head (every instance of the queried colour)
+and keeps the pieces it takes for the queried part.
 
-The U-Net's typical error is identity, not outline: a query also masks another part of the queried colour. The
-chooser is trained on the train split's ground-truth instance crops (the publisher's square crop, masked as the
+The U-Net's typical error is identity, not outline: a query also masks another part of the queried colour, or only
+that one; the colour head's pieces then still offer the right part. The chooser is trained on the train split's ground-truth instance crops (the publisher's square crop, masked as the
 rotation model's input), independently of the U-Net, and saved beside it as ``chooser.pt``.
 """
 

@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
 
 # --compare's settings: before 2026-11-30 (fp32, and the grid head for rotations), today's defaults, and the mask
 # model with the part head (every pixel's part class learnt beside the query's mask; --part-head), with the second
-# look (a part classifier drops the predicted mask's pieces of other parts; --second-look), and with both
+# look (the colour head's and the query's pieces, a part classifier keeps the queried part's; --second-look), with
+# both, and both without the colour head (the second look as first built)
 ARMS = {
     "before": {"head": "grid", "precision": "fp32"},
     "today": {},

@@ -3,8 +3,9 @@ every connected piece of the predicted mask and of the U-Net's colour head (ever
 and keeps the pieces it takes for the queried part.
 
 The U-Net's typical error is identity, not outline: a query also masks another part of the queried colour, or only
-that one; the colour head's pieces then still offer the right part. The chooser is trained on the train split's ground-truth instance crops (the publisher's square crop, masked as the
-rotation model's input), independently of the U-Net, and saved beside it as ``chooser.pt``.
+that one; the colour head's pieces then still offer the right part. The chooser is trained on the train split's
+ground-truth instance crops (the publisher's square crop, masked as the rotation model's input), independently of
+the U-Net, and saved beside it as ``chooser.pt``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """How much the second look adds to a mask run, and the most any chooser of pieces could add.
 
-    python bench/bench_second_look.py RUN_DIR DATASET [--minutes 3] [--threads 2]
+    python bench/bench_second_look.py RUN_DIR DATASET [--minutes 3] [--threads 2] [--source-size 256]
 
 Trains the chooser of ``train-mask --second-look`` (:mod:`legodata.train.chooser`: a small part classifier on the
 train split's instance crops) for ``--minutes`` beside an existing run (trained with or without the flag; ``--minutes
@@ -8,7 +8,8 @@ train split's instance crops) for ``--minutes`` beside an existing run (trained 
 prints the test split's IoU and misses (IoU below 0.5) as the U-Net predicted them, after the second look, and with
 an oracle that keeps exactly the pieces lying mostly on the truth (the ceiling of any chooser of pieces; a run with
 the colour head offers the pieces of its mask of every instance of the queried colour too), and the
-chooser's accuracy on the test split's instances; writes ``--out`` (JSON).
+chooser's accuracy on the test split's instances; writes ``--out`` (JSON). ``--source-size`` trains and runs the
+chooser on crops of the dataset's images at that size (the U-Net's pieces scaled up to it) instead of the U-Net's.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("dataset", help="the published dataset it was trained on (train and test splits)")
     p.add_argument("--minutes", type=float, default=3.0, help="the chooser's training budget; 0: the run's chooser.pt")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--source-size", type=int, default=0, help="cut the chooser's crops from images of this size")
     p.add_argument("--out", default="second_look.json")
     args = p.parse_args(argv)
 
@@ -49,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     vocab, size = data.Vocab.from_json(model_config), int(model_config["image_size"])
     splits = data.open_dataset(args.dataset, "scenes")
     test = data.build_mask_samples(splits["test"], vocab, size)
-    train = data.build_mask_samples(splits["train"], vocab, size) if args.minutes else None
+    crop_size = args.source_size or size
+    train = data.build_mask_samples(splits["train"], vocab, crop_size) if args.minutes else None
+    crop_test = test if crop_size == size else data.build_mask_samples(splits["test"], vocab, crop_size)
     n_parts = len(vocab.part_names)
     if args.minutes:
         x, y = chooser.instance_crops(train)
@@ -57,20 +61,21 @@ def main(argv: list[str] | None = None) -> int:
         report = report.to_json()
     else:  # the run's own chooser
         look, report = chooser.load_chooser(Path(args.run) / chooser.CHOOSER_FILE, n_parts, device)
-    tx, ty = chooser.instance_crops(test)
+    tx, ty = chooser.instance_crops(crop_test)
     accuracy = float((chooser.part_probabilities(look, tx, device).argmax(1) == ty.numpy()).mean())
     pred, same_colour = task.predict_masks(model, test, np.arange(len(test)), device, 32, task.colour_head)
     ious: dict[str, list[float]] = {"predicted": [], "second_look": [], "oracle": []}
     for q in range(len(test)):
         truth, image = test.target(q), test.images[test.scene[q]]
         pool = None if same_colour is None else same_colour[q]  # a run with the colour head: its pieces too
-        chosen = chooser.choose(pred[q], image, int(test.part[q]), look, device, pool)
+        source = None if crop_test is test else crop_test.images[test.scene[q]]
+        chosen = chooser.choose(pred[q], image, int(test.part[q]), look, device, pool, source)
         candidates = pred[q] if pool is None else pred[q] | pool
         for name, mask in (("predicted", pred[q]), ("second_look", chosen), ("oracle", oracle(candidates, truth))):
             ious[name].append(float(metrics.iou(mask[None], truth[None])[0]))
     result = {
         "run": args.run,
-        "chooser": {**report, "test_instance_accuracy": accuracy, "keep": chooser.KEEP},
+        "chooser": {**report, "test_instance_accuracy": accuracy, "keep": chooser.KEEP, "crops_from_px": crop_size},
         **{
             k: {"iou": float(np.mean(v)), "misses": int((np.array(v) < 0.5).sum()), "n": len(v)}
             for k, v in ious.items()

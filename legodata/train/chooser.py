@@ -140,16 +140,24 @@ def part_probabilities(model, inputs, device) -> np.ndarray:
     return (total / 8).cpu().numpy()
 
 
-def choose(mask: np.ndarray, image: np.ndarray, part: int, model, device, same_colour=None) -> np.ndarray:
+def choose(
+    mask: np.ndarray, image: np.ndarray, part: int, model, device, same_colour=None, source: np.ndarray | None = None
+) -> np.ndarray:
     """The 8-connected pieces of ``mask`` (boolean, the image's size) and of ``same_colour`` (the colour head's
     mask of every instance of the queried colour, when the model has one) that the chooser gives ``part`` at least
-    :data:`KEEP`; when it keeps none, the likeliest piece (the U-Net found *something* of the query)."""
+    :data:`KEEP`; when it keeps none, the likeliest piece (the U-Net found *something* of the query). ``source``:
+    the same image at a higher resolution to cut the chooser's crops from (the pieces scaled up to it)."""
     if same_colour is not None:
         mask = mask | same_colour
     n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     if n <= 2:  # empty or a single piece: nothing to choose between
         return mask
-    pieces = [labels == c for c in range(1, n)]
+    if source is not None:
+        image, size = source, source.shape[1::-1]
+        labels_up = cv2.resize(labels.astype(np.int32), size, interpolation=cv2.INTER_NEAREST)
+    else:
+        labels_up = labels
+    pieces = [labels_up == c for c in range(1, n)]
     prob = part_probabilities(model, torch.stack([piece_input(image, p) for p in pieces]), device)[:, part]
     keep = prob >= KEEP
     if not keep.any():

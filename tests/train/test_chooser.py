@@ -120,6 +120,29 @@ def test_choose_finds_the_queried_part_among_the_pieces_of_the_colour_mask():
     np.testing.assert_array_equal(chooser.choose(square, image, 0, sure, "cpu", same_colour=bar), square)
 
 
+class _Recording(_BySize):
+    """:class:`_BySize` that keeps the crops it was shown."""
+
+    def forward(self, x):
+        self.seen = x
+        return super().forward(x)
+
+
+def test_choose_cuts_its_crops_from_a_larger_source_image():
+    image, mask = _two_pieces()
+    source = np.full((128, 128, 3), 200, np.uint8)  # the same scene at twice the size (told apart by its grey)
+    square = np.zeros_like(mask)
+    square[5:25, 5:25] = True
+    sure = _Recording(0.9)
+    chosen = chooser.choose(mask, image, 0, sure, "cpu", source=source)
+    assert chosen.shape == mask.shape
+    np.testing.assert_array_equal(chosen, square)
+    inside = sure.seen[:, 3] > 0
+    np.testing.assert_allclose(sure.seen[:, 0][inside], 200 / 127.5 - 1, atol=1e-3)  # cut from the source
+    seen_from_image = chooser.choose(mask, image, 0, _Recording(0.9), "cpu")
+    np.testing.assert_array_equal(seen_from_image, chosen)
+
+
 def test_colour_targets_are_every_instance_of_the_queried_colour(published, tmp_path):
     from legodata.train.data import make_mask_dataset
 

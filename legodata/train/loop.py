@@ -96,13 +96,22 @@ def init_distributed(device_name: str) -> tuple[Dist, Any]:
 # --- the loop -------------------------------------------------------------------------------------------------------
 
 
-def _loader(ds, batch_size: int, dist: Dist, seed: int, workers: int, shuffle: bool, device=None):
+def _loader(
+    ds, batch_size: int, dist: Dist, seed: int, workers: int, shuffle: bool, device=None, by_scene: bool = False
+):
+    """The DataLoader of ``ds`` for this process and its sampler; ``by_scene`` keeps an image's queries together
+    (:mod:`legodata.train.grouping`)."""
     if isinstance(ds, streaming.StreamDataset):  # --streaming: it shuffles and shards itself
         return streaming.stream_loader(ds, batch_size, workers), ds
     utils = torch.utils.data
-    sampler = utils.distributed.DistributedSampler(
-        ds, num_replicas=dist.world, rank=dist.rank, shuffle=shuffle, seed=seed, drop_last=False
-    )
+    if by_scene:
+        from legodata.train.grouping import SceneGroupedSampler
+
+        sampler = SceneGroupedSampler(ds.samples.scene, dist.world, dist.rank, shuffle, seed)
+    else:
+        sampler = utils.distributed.DistributedSampler(
+            ds, num_replicas=dist.world, rank=dist.rank, shuffle=shuffle, seed=seed, drop_last=False
+        )
     per_rank = math.ceil(len(ds) / dist.world)
     loader = utils.DataLoader(
         ds,
@@ -200,7 +209,16 @@ def train(cfg: TrainConfig, task: Task | None = None) -> dict:
 def _train(task: Task, cfg: TrainConfig, dist: Dist, device) -> dict:
     run = _start(task, cfg, dist, device)
     train_ds = task.torch_dataset(run.samples["train"], train=True, seed=cfg.seed, augment=cfg.augment)
-    loader, sampler = _loader(train_ds, cfg.batch_size, dist, cfg.seed, cfg.workers, shuffle=True, device=device)
+    loader, sampler = _loader(
+        train_ds,
+        cfg.batch_size,
+        dist,
+        cfg.seed,
+        cfg.workers,
+        shuffle=True,
+        device=device,
+        by_scene=task.groups_by_scene,
+    )
     total_steps = max(1, cfg.epochs * len(loader))
     if dist.main:
         run.run_dir.mkdir(parents=True, exist_ok=True)

@@ -112,9 +112,8 @@ ARMS = {
     "secondlook": {"second_look": True},
     "both": {"part_head": True, "second_look": True},
     "both-nocolour": {"part_head": True, "second_look": True, "colour_head": False},  # the second look of 2026-12-01
-    "shared": {"shared_levels": 4},  # the 4 finest encoder levels once per image, its queries grouped in batches
 }
-MASK_ONLY = ("part_head", "second_look", "colour_head", "shared_levels")
+MASK_ONLY = ("part_head", "second_look", "colour_head")
 
 
 def run_one(name: str, dataset: str, out: Path, minutes: float, args, threads: int | None = None) -> dict:

@@ -92,13 +92,6 @@ _SecondLook = Annotated[
         "part; saved as RUN_DIR/chooser.pt.",
     ),
 ]
-_SharedLevels = Annotated[
-    int,
-    typer.Option(
-        help="Encoder levels of the U-Net (from the finest, 0-5) that do not see the query: computed once per "
-        "image for all its queries in a batch (batches then hold several queries of each image).",
-    ),
-]
 _Head = Annotated[
     str,
     typer.Option(
@@ -154,7 +147,7 @@ _add_train_command(
     "Train the masking model: image + query (part id, colour) -> mask of that part (config 'scenes').",
     "Scenes are resized to this square size (multiple of 16).",
     augment=False,
-    extra=(("query", _Query), ("part_head", _PartHead), ("second_look", _SecondLook), ("shared_levels", _SharedLevels)),
+    extra=(("query", _Query), ("part_head", _PartHead), ("second_look", _SecondLook)),
 )
 _add_train_command(
     "rot",

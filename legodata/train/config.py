@@ -65,7 +65,6 @@ class TrainConfig:
     part_head: bool = False  # mask: also learn every pixel's part class (helps large runs, hurts small ones)
     second_look: bool = False  # mask: a part classifier picks the queried part among the predicted pieces
     colour_head: bool | None = None  # mask: also learn every instance of the queried colour (None: with second_look)
-    shared_levels: int = 0  # mask: encoder levels without the query, run once per image (batches grouped by image)
     mode: str = "absolute"  # rot: absolute (crop -> R_m2c, config parts) | relative (+ manual crop -> action, steps)
     head: str = "harmonic"  # rot: harmonic (band-limited scores on SO(3)) | grid (one free score per grid rotation)
     precision: str = "auto"  # auto (bf16 on CPUs with bf16 instructions, fp16 on CUDA) | bf16 | fp32
@@ -106,8 +105,6 @@ class TrainConfig:
             raise LegodataError("the colour head is for train-mask without --streaming")
         if self.second_look and self.streaming:
             raise LegodataError("--second-look trains its classifier on the train split in memory: drop --streaming")
-        if not 0 <= self.shared_levels <= 5 or (self.shared_levels and self.task != "mask"):
-            raise LegodataError(f"--shared-levels {self.shared_levels}: 0 to 5 (train-mask only)")
         if self.mode not in ("absolute", "relative") or (self.mode != "absolute" and self.task != "rot"):
             raise LegodataError(f"--mode {self.mode!r}: expected absolute or relative (train-rot only)")
         if self.head not in ("harmonic", "grid"):

@@ -119,10 +119,9 @@ class MaskTorchDataset(_EpochDataset):
         references: bool = True,
         parts: bool = False,
         colours: bool = False,
-        scenes: bool = False,
     ) -> None:
         super().__init__(samples)
-        self.augment, self.seed, self.references, self.scenes = augment, seed, references, scenes
+        self.augment, self.seed, self.references = augment, seed, references
         self.part_maps = samples.part_maps() if parts else None
         self.colour_ids = samples.colour_instance_ids() if colours else None
 
@@ -136,8 +135,6 @@ class MaskTorchDataset(_EpochDataset):
             "colour_rgb": torch.from_numpy(s.colour_rgb[q].copy()),
             "target": torch.from_numpy(s.target(q)[None].astype(np.float32)),
         }
-        if self.scenes:  # queries of one image in a batch share the model's unmodulated levels
-            item["scene"] = torch.tensor(s.scene[q])
         if self.references:
             rng = np.random.default_rng([self.seed, self.epoch, q]) if self.augment else None
             item["ref"] = image_tensor(s.reference(q, rng))
@@ -183,17 +180,13 @@ def make_mask_dataset(
     references: bool = True,
     parts: bool = False,
     colours: bool = False,
-    scenes: bool = False,
 ) -> MaskTorchDataset:
     """The masking samples as tensors; ``augment`` draws the image query's reference at random (the images are
     not augmented; ``references=False`` leaves the reference out; ``parts`` adds every pixel's part class, the part
-    head's target; ``colours`` every instance of the queried colour, the colour head's; ``scenes`` the query's image
-    index, for ``--shared-levels``). A train stream
+    head's target; ``colours`` every instance of the queried colour, the colour head's). A train stream
     (``--streaming``) becomes its IterableDataset."""
     stream = _stream_dataset(samples)
-    if stream is not None:
-        return stream
-    return MaskTorchDataset(samples, augment, seed, references, parts, colours, scenes)
+    return stream if stream is not None else MaskTorchDataset(samples, augment, seed, references, parts, colours)
 
 
 def make_rotation_dataset(samples: RotationSamples, augment: bool = False, seed: int = 0) -> RotationTorchDataset:

@@ -96,22 +96,13 @@ def init_distributed(device_name: str) -> tuple[Dist, Any]:
 # --- the loop -------------------------------------------------------------------------------------------------------
 
 
-def _loader(
-    ds, batch_size: int, dist: Dist, seed: int, workers: int, shuffle: bool, device=None, by_scene: bool = False
-):
-    """The DataLoader of ``ds`` for this process and its sampler; ``by_scene`` keeps an image's queries together
-    (:mod:`legodata.train.grouping`)."""
+def _loader(ds, batch_size: int, dist: Dist, seed: int, workers: int, shuffle: bool, device=None):
     if isinstance(ds, streaming.StreamDataset):  # --streaming: it shuffles and shards itself
         return streaming.stream_loader(ds, batch_size, workers), ds
     utils = torch.utils.data
-    if by_scene:
-        from legodata.train.grouping import SceneGroupedSampler
-
-        sampler = SceneGroupedSampler(ds.samples.scene, dist.world, dist.rank, shuffle, seed)
-    else:
-        sampler = utils.distributed.DistributedSampler(
-            ds, num_replicas=dist.world, rank=dist.rank, shuffle=shuffle, seed=seed, drop_last=False
-        )
+    sampler = utils.distributed.DistributedSampler(
+        ds, num_replicas=dist.world, rank=dist.rank, shuffle=shuffle, seed=seed, drop_last=False
+    )
     per_rank = math.ceil(len(ds) / dist.world)
     loader = utils.DataLoader(
         ds,
@@ -209,16 +200,7 @@ def train(cfg: TrainConfig, task: Task | None = None) -> dict:
 def _train(task: Task, cfg: TrainConfig, dist: Dist, device) -> dict:
     run = _start(task, cfg, dist, device)
     train_ds = task.torch_dataset(run.samples["train"], train=True, seed=cfg.seed, augment=cfg.augment)
-    loader, sampler = _loader(
-        train_ds,
-        cfg.batch_size,
-        dist,
-        cfg.seed,
-        cfg.workers,
-        shuffle=True,
-        device=device,
-        by_scene=task.groups_by_scene,
-    )
+    loader, sampler = _loader(train_ds, cfg.batch_size, dist, cfg.seed, cfg.workers, shuffle=True, device=device)
     total_steps = max(1, cfg.epochs * len(loader))
     if dist.main:
         run.run_dir.mkdir(parents=True, exist_ok=True)

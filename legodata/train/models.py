@@ -134,8 +134,7 @@ class MaskUNet(nn.Module):
     ``part_head`` adds a second output: every pixel's part class (0 background, else part index + 1), whatever the
     query; :meth:`forward` returns it with ``with_parts=True``. ``colour_head`` adds another: every instance of the
     queried colour, whatever its part (the second look's candidates, :mod:`legodata.train.chooser`), returned with
-    ``with_colour=True`` after the others. ``shared_levels`` encoder levels (from the finest) are left unmodulated,
-    so a batch holding several queries of one image computes them once per image (``scene`` in :meth:`forward`)."""
+    ``with_colour=True`` after the others."""
 
     def __init__(
         self,
@@ -147,15 +146,11 @@ class MaskUNet(nn.Module):
         query: str = "id",
         part_head: bool = False,
         colour_head: bool = False,
-        shared_levels: int = 0,
     ) -> None:
         super().__init__()
         chans = [base * 2**i for i in range(depth + 1)]
         if query not in QUERY_MODES:
             raise LegodataError(f"mask model query {query!r}: expected one of {', '.join(QUERY_MODES)}")
-        if not 0 <= shared_levels <= depth + 1:
-            raise LegodataError(f"mask model shared_levels {shared_levels}: expected 0 to {depth + 1}")
-        self.shared_levels = shared_levels
         self.query_mode = query
         self.query = QueryEncoder(n_parts, n_colours, cond_dim) if query == "id" else ReferenceEncoder(cond_dim)
         self.down = nn.ModuleList()
@@ -178,19 +173,7 @@ class MaskUNet(nn.Module):
         self.colour_head = nn.Conv2d(cin, 1, 1) if colour_head else None
         self.multiple = 2**depth
 
-    def forward(
-        self,
-        image,
-        part,
-        colour,
-        colour_rgb,
-        ref=None,
-        with_parts: bool = False,
-        with_colour: bool = False,
-        scene=None,
-    ):
-        """Logits (B, 1, H, W) of the queries' masks (and the heads asked for). ``scene`` (B,): which image each query
-        is on; queries of one image then share its :attr:`shared_levels` (the same result, less compute)."""
+    def forward(self, image, part, colour, colour_rgb, ref=None, with_parts: bool = False, with_colour: bool = False):
         h, w = image.shape[-2:]
         if h % self.multiple or w % self.multiple:
             raise LegodataError(f"image size {h}x{w}: the mask model needs multiples of {self.multiple}")
@@ -205,24 +188,12 @@ class MaskUNet(nn.Module):
         if with_colour and self.colour_head is None:
             raise LegodataError("this mask model has no colour head")
         skips = []
-        x, inverse = image, None
-        if self.shared_levels and scene is not None:
-            uniq, inverse = torch.unique(scene, return_inverse=True)
-            order = torch.arange(len(scene), device=scene.device)
-            first = torch.full((len(uniq),), len(scene), device=scene.device).scatter_reduce(0, inverse, order, "amin")
-            x = image[first]  # each image once
+        x = image
         for i, (block, film) in enumerate(zip(self.down, self.down_film)):
             if i:
                 x = F.max_pool2d(x, 2)
-            x = block(x)
-            if i == self.shared_levels and inverse is not None:
-                x, skips, inverse = x[inverse], [s[inverse] for s in skips], None  # one row per query again
-            if i >= self.shared_levels:
-                x = film(x, cond)
+            x = film(block(x), cond)
             skips.append(x)
-        if inverse is not None:  # every encoder level shared
-            skips = [s[inverse] for s in skips]
-        x = skips[-1]
         for up, conv, film, skip in zip(self.up, self.up_conv, self.up_film, reversed(skips[:-1])):
             x = film(conv(torch.cat([up(x), skip], dim=1)), cond)
         outputs = [self.head(x)]
@@ -349,7 +320,6 @@ def build_model(model_config: dict[str, Any]):
             query=model_config.get("query", "id"),
             part_head=model_config.get("part_head", False),
             colour_head=model_config.get("colour_head", False),
-            shared_levels=model_config.get("shared_levels", 0),
         )
     if kind == "rot":
         return RotationNet(

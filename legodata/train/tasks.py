@@ -61,7 +61,6 @@ class Task:
     dataset: DatasetConfig
     score_key: str  # validation metric used to pick the best checkpoint
     higher_is_better: bool = True
-    groups_by_scene: bool = False  # training batches keep an image's queries together
     channels_last: bool = False  # NHWC activations: measured 1.6x faster for the U-Net on CPU, no gain for rot
 
     def torch_dataset(self, samples, train: bool, seed: int, augment: bool):
@@ -94,15 +93,9 @@ class MaskTask(Task):
     channels_last = True
 
     def __init__(
-        self,
-        query: str = "id",
-        part_head: bool = False,
-        second_look: bool = False,
-        colour_head: bool = False,
-        shared_levels: int = 0,
+        self, query: str = "id", part_head: bool = False, second_look: bool = False, colour_head: bool = False
     ) -> None:
         self.query, self.part_head, self.second_look, self.colour_head = query, part_head, second_look, colour_head
-        self.shared_levels = shared_levels  # encoder levels computed once per image (batches grouped by scene)
         self.chooser = None  # the second look's part classifier (legodata.train.chooser), once trained or loaded
 
     def torch_dataset(self, samples, train: bool, seed: int, augment: bool):
@@ -112,13 +105,7 @@ class MaskTask(Task):
             data.with_references(samples)  # once, before DataLoader workers copy the samples
         image = self.query == "image"
         return data.make_mask_dataset(
-            samples,
-            augment=train,
-            seed=seed,
-            references=image,
-            parts=self.part_head,
-            colours=self.colour_head,
-            scenes=self.groups_by_scene,
+            samples, augment=train, seed=seed, references=image, parts=self.part_head, colours=self.colour_head
         )
 
     def model_config(self, vocab, base):
@@ -129,21 +116,13 @@ class MaskTask(Task):
             extra["second_look"] = True  # the run dir holds chooser.pt
         if self.colour_head:
             extra["colour_head"] = True
-        if self.shared_levels:
-            extra["shared_levels"] = self.shared_levels
         return {"kind": "mask", "base": base or 16, "depth": 4, **extra, **vocab.to_json()}
-
-    @property
-    def groups_by_scene(self) -> bool:
-        """Whether training batches should hold several queries of each image (the shared levels pay then)."""
-        return self.shared_levels > 0
 
     def loss(self, model, batch, progress: float = 1.0):
         query = (batch["image"], batch["part"], batch["colour"], batch["colour_rgb"], batch.get("ref"))
-        scene = batch.get("scene")
         if not (self.part_head or self.colour_head):
-            return bce_dice_loss(model(*query, scene=scene).float(), batch["target"])
-        logits, *extra = model(*query, with_parts=self.part_head, with_colour=self.colour_head, scene=scene)
+            return bce_dice_loss(model(*query).float(), batch["target"])
+        logits, *extra = model(*query, with_parts=self.part_head, with_colour=self.colour_head)
         loss = bce_dice_loss(logits.float(), batch["target"])
         if self.part_head:
             loss = loss + part_loss(extra.pop(0).float(), batch["parts"])
@@ -159,14 +138,10 @@ class MaskTask(Task):
         ds = data.make_mask_dataset(samples, references=image_query)
         out, colour_out = [], []
         for start in range(0, len(idx), batch_size):
-            chunk = idx[start : start + batch_size]
-            items = [ds[int(i)] for i in chunk]
+            items = [ds[int(i)] for i in idx[start : start + batch_size]]
             batch = to_device({k: torch.stack([it[k] for it in items]) for k in items[0]}, device, self.channels_last)
             query = (batch["image"], batch["part"], batch["colour"], batch["colour_rgb"], batch.get("ref"))
-            scene = torch.as_tensor(samples.scene[chunk], device=device)  # an image's queries share its shared levels
-            logits, *colour_logits = (
-                model(*query, with_colour=True, scene=scene) if same_colour else (model(*query, scene=scene),)
-            )
+            logits, *colour_logits = model(*query, with_colour=True) if same_colour else (model(*query),)
             out.append((logits[:, 0] > 0).cpu().numpy())
             colour_out += [(c[:, 0] > 0).cpu().numpy() for c in colour_logits]
         masks = np.concatenate(out) if out else np.zeros((0, 1, 1), bool)
@@ -317,7 +292,6 @@ def task_options(cfg) -> dict:
             "part_head": cfg.part_head,
             "second_look": cfg.second_look,
             "colour_head": colour_head,
-            "shared_levels": cfg.shared_levels,
         }
     return {"mode": cfg.mode, "head": cfg.head, "finetune": bool(cfg.weights)}
 
@@ -331,6 +305,5 @@ def task_of_run(task_name: str, model_config: dict) -> Task:
             part_head=model_config.get("part_head", False),
             second_look=model_config.get("second_look", False),
             colour_head=model_config.get("colour_head", False),
-            shared_levels=model_config.get("shared_levels", 0),
         )
     return get_task(task_name, mode=model_config.get("mode", "absolute"), head=model_config.get("head", "grid"))

@@ -42,6 +42,7 @@ from legodata.train.samples import (
     scenes_vocab,
     with_references,
 )
+from legodata.train.tensors import image_tensor, rotation_input
 
 __all__ = [
     "CROP_COLUMNS",
@@ -74,21 +75,6 @@ __all__ = [
     "scenes_vocab",
     "with_references",
 ]
-
-
-def image_tensor(rgb: np.ndarray):
-    """uint8 (..., H, W, 3) -> float (..., 3, H, W) in [-1, 1]."""
-    torch = require("torch", "train")
-    t = torch.from_numpy(np.require(rgb, requirements=["C", "W"])).float().div_(127.5).sub_(1.0)
-    return t.movedim(-1, -3)
-
-
-def rotation_input(rgb: np.ndarray, mask: np.ndarray):
-    """Masked crop + mask channel -> float (..., 4, H, W)."""
-    torch = require("torch", "train")
-    m = mask[..., None].astype(np.float32)
-    x = image_tensor(rgb) * torch.from_numpy(np.ascontiguousarray(m)).movedim(-1, -3)
-    return torch.cat([x, torch.from_numpy(np.ascontiguousarray(m)).movedim(-1, -3)], dim=-3)
 
 
 class _EpochDataset:

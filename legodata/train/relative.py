@@ -17,10 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from legodata.errors import require
-from legodata.train.data import _EpochDataset, rotation_input
+from legodata.train.data import _EpochDataset
 from legodata.train.references import crop_box, square_box
 from legodata.train.rotation_labels import rotate_inplane, rz
 from legodata.train.samples import RotationSamples, Vocab, _label, _padded_groups, _raw_images, _rgb
+from legodata.train.tensors import rotation_input
 
 logger = logging.getLogger(__name__)
 

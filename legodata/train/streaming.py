@@ -23,9 +23,11 @@ import numpy as np
 
 from legodata.errors import LegodataError, require
 from legodata.geometry.crops import resize
-from legodata.train import data
-from legodata.train.samples import _label, _part_name, _queries, _rgb, part_map
-from legodata.train.tasks import torch
+from legodata.train.loading import check_columns, instance_feature, open_dataset, part_names_of
+from legodata.train.losses import torch
+from legodata.train.rotation_labels import crop_ray, rotate_inplane, rz
+from legodata.train.samples import CROP_COLUMNS, Vocab, _label, _part_name, _queries, _rgb, colour_rgb, part_map
+from legodata.train.tensors import image_tensor, rotation_input
 
 logger = logging.getLogger(__name__)
 
@@ -68,39 +70,39 @@ def _raw(ds):
     return ds
 
 
-def _scan(task, cfg) -> tuple[data.Vocab, int]:
+def _scan(task, cfg) -> tuple[Vocab, int]:
     """The vocabulary (as ``scenes_vocab``/``parts_vocab`` build it) and the samples of one pass, reading only
     the columns that hold them."""
     mask = task.dataset.name == "scenes"
     columns = ["instances"] if mask else ["part_id", "colour_code"]
-    rows = data.open_dataset(cfg.dataset, task.dataset.name, streaming=True, columns=columns)["train"]
+    rows = open_dataset(cfg.dataset, task.dataset.name, streaming=True, columns=columns)["train"]
     if cfg.limit:
         rows = rows.take(cfg.limit)
     parts, colours, samples = set(), set(), 0
     if mask:
-        names = data.part_names_of(data.instance_feature(rows.features["instances"])["part_id"])
+        names = part_names_of(instance_feature(rows.features["instances"])["part_id"])
         for row in rows:
             keys = {(inst["part_id"], int(inst["colour_code"])) for inst in row["instances"]}
             parts.update(p for p, _ in keys)
             colours.update(c for _, c in keys)
             samples += len(keys)  # one query per (part, colour); the masks decide which are visible
     else:
-        names = data.part_names_of(rows.features["part_id"])
+        names = part_names_of(rows.features["part_id"])
         for row in rows:
             parts.add(row["part_id"])
             colours.add(int(row["colour_code"]))
             samples += 1
     part_names = names if names is not None else sorted(str(p) for p in parts)
-    return data.Vocab(part_names, sorted(colours)), samples
+    return Vocab(part_names, sorted(colours)), samples
 
 
-def mask_converter(vocab: data.Vocab, names: list[str] | None, size: int, parts: bool = False):
+def mask_converter(vocab: Vocab, names: list[str] | None, size: int, parts: bool = False):
     """A scene row -> its queries as tensors, as ``build_mask_samples`` and ``MaskTorchDataset`` make them (with
     ``parts``, the part head's target too)."""
 
     def convert(row: dict, rng: np.random.Generator) -> list[dict]:
         label = _label(row["mask"])
-        image = data.image_tensor(resize(_rgb(row["image"]), size))
+        image = image_tensor(resize(_rgb(row["image"]), size))
         labels = resize(label.astype(np.int32), size, nearest=True)
         queries = [
             (vocab.part_index(name, " (train stream)"), code, ids)
@@ -111,7 +113,7 @@ def mask_converter(vocab: data.Vocab, names: list[str] | None, size: int, parts:
                 "image": image,
                 "part": torch.tensor(part),
                 "colour": torch.tensor(vocab.colour_index(code)),
-                "colour_rgb": torch.tensor(data.colour_rgb(code), dtype=torch.float32),
+                "colour_rgb": torch.tensor(colour_rgb(code), dtype=torch.float32),
                 "target": torch.from_numpy(np.isin(labels, ids)[None].astype(np.float32)),
             }
             for part, code, ids in queries
@@ -125,22 +127,22 @@ def mask_converter(vocab: data.Vocab, names: list[str] | None, size: int, parts:
     return convert
 
 
-def rotation_converter(vocab: data.Vocab, names: list[str] | None, size: int, augment: bool, has_crop: bool):
+def rotation_converter(vocab: Vocab, names: list[str] | None, size: int, augment: bool, has_crop: bool):
     """A parts row -> one crop as tensors, as ``build_rotation_samples`` and ``RotationTorchDataset`` make it."""
 
     def convert(row: dict, rng: np.random.Generator) -> list[dict]:
         image = resize(_rgb(row["image"]), size)
         mask = (resize(_label(row["mask"]), size, nearest=True) > 0).astype(np.uint8)
-        ray = data.crop_ray(row["K"], row["crop_x"], row["crop_y"], row["crop_size"]) if has_crop else np.eye(3)
+        ray = crop_ray(row["K"], row["crop_x"], row["crop_y"], row["crop_size"]) if has_crop else np.eye(3)
         target = ray.T @ np.asarray(row["R_m2c"], np.float64)
         if augment:
             angle = rng.uniform(-np.pi, np.pi)
-            image, mask = data.rotate_inplane(image, angle), data.rotate_inplane(mask, angle, nearest=True)
-            target = data.rz(angle) @ target
+            image, mask = rotate_inplane(image, angle), rotate_inplane(mask, angle, nearest=True)
+            target = rz(angle) @ target
         sym = np.asarray(row["symmetry_rotations"], np.float64).reshape(-1, 3, 3)
         return [
             {
-                "x": data.rotation_input(image, mask),
+                "x": rotation_input(image, mask),
                 "part": torch.tensor(vocab.part_index(_part_name(names, row["part_id"]), " (train stream)")),
                 "R": torch.from_numpy(target.astype(np.float32)),
                 "sym": torch.from_numpy((sym if len(sym) else np.eye(3)[None]).astype(np.float32)),
@@ -150,11 +152,11 @@ def rotation_converter(vocab: data.Vocab, names: list[str] | None, size: int, au
     return convert
 
 
-def open_train_stream(task, cfg, vocab: data.Vocab, samples: int) -> TrainStream:
+def open_train_stream(task, cfg, vocab: Vocab, samples: int) -> TrainStream:
     """The shuffled train rows of this process and the converter for ``task``."""
     from datasets.distributed import split_dataset_by_node
 
-    rows = _raw(data.open_dataset(cfg.dataset, task.dataset.name, streaming=True)["train"])
+    rows = _raw(open_dataset(cfg.dataset, task.dataset.name, streaming=True)["train"])
     if cfg.limit:
         rows = rows.take(cfg.limit)
     shards = rows.num_shards
@@ -163,16 +165,16 @@ def open_train_stream(task, cfg, vocab: data.Vocab, samples: int) -> TrainStream
     if world > 1:
         rows = split_dataset_by_node(rows, rank=rank, world_size=world)
     if task.dataset.name == "scenes":
-        names = data.part_names_of(data.instance_feature(rows.features["instances"])["part_id"])
+        names = part_names_of(instance_feature(rows.features["instances"])["part_id"])
         convert = mask_converter(vocab, names, cfg.image_size, parts=task.part_head)
     else:
-        names = data.part_names_of(rows.features["part_id"])
-        has_crop = all(c in rows.column_names for c in data.CROP_COLUMNS)
+        names = part_names_of(rows.features["part_id"])
+        has_crop = all(c in rows.column_names for c in CROP_COLUMNS)
         convert = rotation_converter(vocab, names, cfg.image_size, cfg.augment, has_crop)
     return TrainStream(rows, convert, cfg.epoch_samples or samples, world, rank, cfg.seed, shards)
 
 
-def _eval_samples(task, cfg, split: str, vocab: data.Vocab, stream) -> Any:
+def _eval_samples(task, cfg, split: str, vocab: Vocab, stream) -> Any:
     """The first ``--limit`` (default ``EVAL_ROWS``) rows of ``split`` as the in-memory samples."""
     datasets = require("datasets", "publish")
     rows = _raw(stream).take(cfg.limit or EVAL_ROWS)
@@ -182,10 +184,10 @@ def _eval_samples(task, cfg, split: str, vocab: data.Vocab, stream) -> Any:
     return task.dataset.samples(ds, vocab, cfg.image_size, None, f" (split {split})")
 
 
-def prepare_streaming(task, cfg, splits=("train", "validation", "test")) -> tuple[data.Vocab, dict]:
+def prepare_streaming(task, cfg, splits=("train", "validation", "test")) -> tuple[Vocab, dict]:
     """:func:`legodata.train.loop.prepare` for ``--streaming``: ``samples["train"]`` is a :class:`TrainStream`."""
-    dsd = data.open_dataset(cfg.dataset, task.dataset.name, streaming=True)
-    data.check_columns(dsd, cfg.dataset, task.dataset.name, task.dataset.columns, task.dataset.instance_fields)
+    dsd = open_dataset(cfg.dataset, task.dataset.name, streaming=True)
+    check_columns(dsd, cfg.dataset, task.dataset.name, task.dataset.columns, task.dataset.instance_fields)
     if "train" not in dsd:
         raise LegodataError(f"dataset {cfg.dataset}: has no train split (has {', '.join(dsd) or 'none'})")
     vocab, count = _scan(task, cfg)

@@ -13,8 +13,8 @@ import logging
 
 import numpy as np
 
+from legodata.train.losses import torch
 from legodata.train.rotation_labels import rz
-from legodata.train.tasks import torch
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from legodata.annotate.projection import projected_silhouette
 from legodata.core.mesh import Mesh
 from legodata.core.rotations import symmetric_geodesic_angle
-from legodata.scene.ground_truth import rasterize_triangles
 
 LOW_IOU = 0.5  # projected-mesh IoU below this is flagged
 DISAGREE_DEG = 10.0  # two annotators further apart than this are flagged
@@ -27,16 +27,6 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     a, b = np.asarray(a, bool), np.asarray(b, bool)
     union = int((a | b).sum())
     return float((a & b).sum() / union) if union else 1.0
-
-
-def projected_silhouette(mesh: Mesh, K, R, t, width: int, height: int, dist=None) -> np.ndarray:
-    """The unoccluded silhouette of the posed mesh at pixel centres (lens distortion applied when given)."""
-    from legodata.annotate.pnp import project_points
-
-    cam = mesh.vertices @ np.asarray(R, float).T + np.asarray(t, float)
-    faces = mesh.faces[(cam[mesh.faces][:, :, 2] > 1e-6).all(axis=1)]
-    uv = project_points(mesh.vertices, K, R, t, dist)
-    return rasterize_triangles(uv[faces], width, height)
 
 
 def projected_iou(mesh: Mesh, K, R, t, mask: np.ndarray, dist=None) -> float:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from legodata.annotate import checks
+from legodata.annotate import checks, projection
 from legodata.annotate.configs import ParsedConfig
 from legodata.annotate.keypoints import catalogue_keypoints, keypoint_array
 from legodata.annotate.pnp import (
@@ -197,7 +197,7 @@ def _part(part_id: str, labels: Labels, ctx: Context):
 def _masks(part, K, R, t, size: tuple[int, int], dist, painted, low_iou: float, meta: dict):
     """``(silhouette, mask)``: the mesh projected at the pose, and the instance's pixels (the painted mask, checked
     against the silhouette, or the silhouette itself)."""
-    silhouette = checks.projected_silhouette(part.mesh, K, R, t, *size, dist)
+    silhouette = projection.projected_silhouette(part.mesh, K, R, t, *size, dist)
     if painted is not None:
         mask = painted
         meta["mask_source"] = "painted"
@@ -311,7 +311,7 @@ def _refine(kps, labels: Labels, K, dist, R, t):
     d = dist if dist.size else None
     rvec, tvec = cv2.solvePnPRefineLM(P, uv, K, d, rvec, np.asarray(t, float).reshape(3, 1))
     R2, _ = cv2.Rodrigues(rvec)
-    from legodata.annotate.pnp import project_points
+    from legodata.annotate.projection import project_points
 
     res = np.linalg.norm(project_points(P, K, R2, tvec.ravel(), d) - uv, axis=1)
     return R2, tvec.ravel(), float(np.sqrt(np.mean(res**2)))

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from legodata.annotate.projection import project_points, projected_silhouette
+
 MIN_KEYPOINTS = 4
 REFINED_STARTS = 3
 
@@ -37,20 +39,6 @@ def pixel_from_percent(x: float, y: float, width: int, height: int) -> tuple[flo
 def percent_from_pixel(u: float, v: float, width: int, height: int) -> tuple[float, float]:
     """OpenCV pixel coordinates -> Label Studio's percent coordinates."""
     return (u + 0.5) / width * 100.0, (v + 0.5) / height * 100.0
-
-
-def project_points(points: np.ndarray, K: np.ndarray, R: np.ndarray, t: np.ndarray, dist=None) -> np.ndarray:
-    """Model points ``(N, 3)`` -> pixels ``(N, 2)`` (with lens distortion when ``dist`` has coefficients)."""
-    points = np.asarray(points, float).reshape(-1, 3)
-    if dist is not None and np.size(dist) and np.any(np.asarray(dist) != 0):
-        import cv2
-
-        rvec, _ = cv2.Rodrigues(np.asarray(R, float))
-        uv, _ = cv2.projectPoints(points, rvec, np.asarray(t, float), np.asarray(K, float), np.asarray(dist, float))
-        return uv.reshape(-1, 2)
-    cam = points @ np.asarray(R, float).T + np.asarray(t, float)
-    uv = cam @ np.asarray(K, float).T
-    return uv[:, :2] / uv[:, 2:3]
 
 
 def solve_keypoints(points_3d: np.ndarray, points_2d: np.ndarray, K: np.ndarray, dist=None) -> PnPResult:
@@ -149,7 +137,6 @@ def mesh_centroid(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
 def translation_from_mask(mesh, K: np.ndarray, R: np.ndarray, mask: np.ndarray, iterations: int = 4) -> np.ndarray:
     """``t_m2c`` that puts the mesh at rotation ``R`` where ``mask`` is: the projected silhouette's centroid on the
     mask's and its area equal to the mask's (a part seen at a chosen orientation, placed by its mask)."""
-    from legodata.annotate.checks import projected_silhouette
 
     mask = np.asarray(mask, bool)
     h, w = mask.shape

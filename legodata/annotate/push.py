@@ -46,7 +46,8 @@ from legodata.annotate.drawing import (
 )
 from legodata.annotate.inputs import TaskInput, group_name, photo_items, store_items
 from legodata.annotate.keypoints import catalogue_keypoints, keypoint_array
-from legodata.annotate.pnp import percent_from_pixel, project_points, translation_from_mask
+from legodata.annotate.pnp import percent_from_pixel, translation_from_mask
+from legodata.annotate.projection import project_points
 from legodata.errors import LegodataError
 
 logger = logging.getLogger(__name__)

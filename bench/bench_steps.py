@@ -21,7 +21,8 @@ from pathlib import Path
 
 from legodata.assembly.random_builds import GRID_PARTS
 from legodata.core.atomic import atomic_write_text
-from legodata.jobs.steps_job import StepsConfig, _context, _model_specs, compose_pages, make_assemblies
+from legodata.jobs.steps_job import StepsConfig, make_assemblies
+from legodata.jobs.steps_model import _context, _model_specs, compose_pages
 from legodata.jobs.steps_parts import prepare_store, resolve_catalogue
 from legodata.jobs.worker_client import WorkerClient
 from legodata.scene.sampler import PartGeometry, SamplerConfig, sample_scene, scene_rng

@@ -14,7 +14,7 @@ from typing import Any
 
 from legodata.core.records import Record
 from legodata.errors import LegodataError
-from legodata.jobs import import_log as il
+from legodata.jobs import import_episode
 from legodata.jobs.ray_executor import describe_error, stream_tasks
 from legodata.jobs.scene_task import read_scene_records
 from legodata.runlog.episode import Problem
@@ -47,16 +47,16 @@ def _import_task(root: str, log: LogPaths, ep: EpisodeRecords, link: bool, stric
     task is not committed again; its problems are found again in a scratch folder (none is dropped)."""
     store = Store(root)
     problems: list[Problem] = []
-    info = il._committed_info(store, ep.episode)
+    info = import_episode.committed_info(store, ep.episode)
     if info is not None and info.get("content_sha256") == ep.content_sha256:
         scratch = store.new_tmp_dir(ep.episode)
         try:
-            il._materialise(store, log, ep, scratch, link, problems.append, strict)
+            import_episode.materialise(store, log, ep, scratch, link, problems.append, strict)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         records = read_scene_records(store, ep.episode)
     else:
-        records = tuple(il.build_episode(store, log, ep, link, problems.append, strict, index=False))
+        records = tuple(import_episode.build_episode(store, log, ep, link, problems.append, strict, index=False))
     yield EpisodeDone(ep.episode, records, tuple(problems), replaced)
 
 
@@ -73,7 +73,7 @@ def import_on_ray(
         for ep in episodes:
             if store is None:
                 store = open_store(ep)
-            skip, old = il._skip_unchanged(store, reader, ep, summary)
+            skip, old = import_episode.skip_unchanged(store, reader, ep, summary)
             if skip:
                 bar.update(1)
                 continue
@@ -89,7 +89,9 @@ def import_on_ray(
         assert store is not None
         if not done.replaced:  # a replaced episode marked the index for a rebuild
             store.append_index(done.episode, done.records)
-        il.count_committed(summary, len(done.records), sum(len(r.instances) for r in done.records), done.replaced)
+        import_episode.count_committed(
+            summary, len(done.records), sum(len(r.instances) for r in done.records), done.replaced
+        )
         bar.update(1)
 
     def on_lost(k: int, exc: BaseException) -> None:

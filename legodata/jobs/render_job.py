@@ -15,10 +15,11 @@ from dataclasses import dataclass, field, replace
 
 from legodata.config import RenderConfig
 from legodata.core.atomic import atomic_write_text
-from legodata.core.mesh import Mesh, write_ply
+from legodata.core.mesh import write_ply
 from legodata.core.spec import SceneSpec
 from legodata.errors import LegodataError
 from legodata.jobs.manifest import catalogue_entry, render_manifest
+from legodata.jobs.render_setup import RenderJob
 from legodata.jobs.scene_task import SceneRunner, note_outcome
 from legodata.jobs.tally import Tally
 from legodata.parts.catalogue import UnknownPartError, get_part, parse_part_list
@@ -60,15 +61,6 @@ class RenderSummary:
         )
 
 
-@dataclass(frozen=True)
-class _Job:
-    config: RenderConfig
-    store: Store
-    meshes: dict[str, Mesh]  # by part id, in the order of --parts
-    colours: tuple  # resolved Colour entries of --colours
-    backgrounds: tuple[str, ...] = ()  # store paths of the --backgrounds images (randomised/shift domains)
-
-
 def _resolve_parts_and_colours(cfg: RenderConfig) -> tuple[tuple[str, ...], list]:
     try:
         part_ids = parse_part_list(cfg.parts, cfg.ldraw_dir)
@@ -97,7 +89,7 @@ def _parse_colours(cfg: RenderConfig) -> list:
     return parse_colour_list(cfg.colours)
 
 
-def prepare_store(cfg: RenderConfig) -> _Job:
+def prepare_store(cfg: RenderConfig) -> RenderJob:
     """Check settings, create or re-open the store, export the part meshes."""
     part_ids, colours = _resolve_parts_and_colours(cfg)
     if cfg.backgrounds:
@@ -115,10 +107,10 @@ def prepare_store(cfg: RenderConfig) -> _Job:
         if not path.exists():
             write_ply(mesh, path)
     backgrounds = import_backgrounds(cfg.backgrounds, store.root) if cfg.backgrounds else ()
-    return _Job(cfg, store, meshes, tuple(colours), backgrounds)
+    return RenderJob(cfg, store, meshes, tuple(colours), backgrounds)
 
 
-def make_spec(job: _Job, scene_index: int) -> SceneSpec:
+def make_spec(job: RenderJob, scene_index: int) -> SceneSpec:
     """The spec of scene ``scene_index``: a pure function of the data settings and the index."""
     cfg = job.config
     geometry = {pid: PartGeometry(pid, mesh.vertices, f"models/{pid}.ply") for pid, mesh in job.meshes.items()}
@@ -141,7 +133,9 @@ def make_spec(job: _Job, scene_index: int) -> SceneSpec:
     return spec
 
 
-def _worker_loop(job: _Job, threads: int, worker_no: int, todo: queue.Queue, done: queue.Queue, stop: threading.Event):
+def _worker_loop(
+    job: RenderJob, threads: int, worker_no: int, todo: queue.Queue, done: queue.Queue, stop: threading.Event
+):
     runner = SceneRunner(job, threads, job.store.root / "logs" / f"worker-{worker_no}.log")
     try:
         for outcome in runner.run_many(_take_until_stopped(todo, stop)):
@@ -192,7 +186,7 @@ def _run(cfg: RenderConfig, progress: bool, ray=None) -> RenderSummary:
     return RenderSummary(out=str(store.root), frames_rendered=frames, wall_s=time.monotonic() - start, **tally.counts())
 
 
-def _write_pending_specs(job: _Job, mine: list[int]) -> list[str]:
+def _write_pending_specs(job: RenderJob, mine: list[int]) -> list[str]:
     """The scene ids of the scenes ``mine`` not finished yet, each with its spec written to the store."""
     pending = []
     for i in mine:
@@ -207,7 +201,7 @@ def _write_pending_specs(job: _Job, mine: list[int]) -> list[str]:
     return pending
 
 
-def _render_pending(job: _Job, pending: list[str], tally: Tally, progress: bool) -> None:
+def _render_pending(job: RenderJob, pending: list[str], tally: Tally, progress: bool) -> None:
     """Render the scenes ``pending`` with ``--workers`` worker threads, counting them in ``tally``."""
     cfg = job.config
     todo: queue.Queue = queue.Queue()

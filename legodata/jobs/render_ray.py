@@ -19,17 +19,17 @@ from legodata.jobs.tally import Tally
 from legodata.store.store import Store
 
 if TYPE_CHECKING:
-    from legodata.jobs.render_job import _Job
+    from legodata.jobs.render_setup import RenderJob
 
 logger = logging.getLogger(__name__)
 
 
-def _render_task(job: _Job, root: str, scene_ids: Sequence[str], threads: int) -> Iterator[SceneOutcome]:
+def _render_task(job: RenderJob, root: str, scene_ids: Sequence[str], threads: int) -> Iterator[SceneOutcome]:
     """The body of one Ray task (runs on any node): render ``scene_ids`` into the store at ``root``."""
     yield from render_batch(replace(job, store=Store(root)), scene_ids, threads)
 
 
-def render_pending_on_ray(ray, job: _Job, pending: list[str], tally: Tally, progress: bool) -> None:
+def render_pending_on_ray(ray, job: RenderJob, pending: list[str], tally: Tally, progress: bool) -> None:
     """Render the scenes ``pending`` as Ray tasks, counting them in ``tally``; stops early like a local run when
     the first scenes all fail."""
     cfg = job.config

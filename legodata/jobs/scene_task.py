@@ -26,7 +26,7 @@ from legodata.sources.render import scene_records
 from legodata.store.store import SCENE_RECORDS, Store
 
 if TYPE_CHECKING:
-    from legodata.jobs.render_job import _Job
+    from legodata.jobs.render_setup import RenderJob
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class SceneRunner:
     ``max_scenes_per_worker`` scenes (bounds Blender's memory growth) and restarted after a crash. ``index=False``
     leaves appending the records to the store's index to the driver (Ray tasks; see :func:`note_outcome`)."""
 
-    def __init__(self, job: _Job, threads: int, log_path: Path, index: bool = True) -> None:
+    def __init__(self, job: RenderJob, threads: int, log_path: Path, index: bool = True) -> None:
         self.job = job
         self.threads = threads
         self.log_path = log_path
@@ -129,7 +129,7 @@ def read_scene_records(store: Store, scene_id: str) -> tuple[Record, ...]:
     return tuple(Record.from_json(line) for line in path.read_text().splitlines() if line.strip())
 
 
-def render_batch(job: _Job, scene_ids: Sequence[str], threads: int) -> Iterator[SceneOutcome]:
+def render_batch(job: RenderJob, scene_ids: Sequence[str], threads: int) -> Iterator[SceneOutcome]:
     """Render ``scene_ids`` in order with one worker process, yielding one outcome per scene. A scene already in
     the store (committed by an earlier attempt of this batch) is not rendered again: a retry redoes only the rest."""
     log = job.store.root / "logs" / f"worker-{socket.gethostname()}-{os.getpid()}.log"

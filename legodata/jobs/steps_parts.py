@@ -16,7 +16,7 @@ from legodata.sources.assembly import SOURCE
 from legodata.store.store import Store
 
 if TYPE_CHECKING:
-    from legodata.jobs.steps_job import StepsConfig
+    from legodata.jobs.steps_config import StepsConfig
 
 ASSEMBLY_CONVENTIONS = {
     "splits": "by group_id (one assembly model or random build), never by image",

@@ -21,7 +21,7 @@ from legodata.store.store import Store
 
 if TYPE_CHECKING:
     from legodata.assembly.steps import Assembly
-    from legodata.jobs.steps_job import StepsConfig
+    from legodata.jobs.steps_config import StepsConfig
     from legodata.jobs.steps_parts import Catalogue
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class ModelRunner:
 
     def run(self, i: int, group: str, a: Assembly) -> ModelOutcome:
         """Render, label and commit model ``group``; a failure is returned, not raised."""
-        from legodata.jobs.steps_job import render_model
+        from legodata.jobs.steps_model import render_model
 
         if self.client is None or self.client.scenes_done >= self.cfg.max_models_per_worker * (2 * a.n_steps + 2):
             if self.client is not None:

@@ -1,4 +1,5 @@
-"""The package structure: no import cycle between packages, and ``legodata.core`` imports nothing else of ours.
+"""The package structure: no import cycle between packages nor between modules (packages' ``__init__`` re-exports
+aside), and ``legodata.core`` imports nothing else of ours.
 
 Imports are read from the source (also the lazy ones inside functions: a cycle dodged by a lazy import is still
 a cycle). A node is a subpackage (``legodata.publish``) or a top-level module (``legodata.cli``).
@@ -113,3 +114,37 @@ def test_core_imports_nothing_else_of_legodata():
     for path in sorted((ROOT / "core").rglob("*.py")):
         outside = {m for m in _imports(path) if not m.startswith("legodata.core")}
         assert not outside, f"{path.name} imports {sorted(outside)}"
+
+
+def _module_of(name: str) -> str | None:
+    """``name`` (a dotted import target) as a module of the package: a ``.py`` file or a package's ``__init__``."""
+    path = ROOT.parent / name.replace(".", "/")
+    if path.with_suffix(".py").is_file() or (path / "__init__.py").is_file():
+        return name
+    return None
+
+
+def module_graph() -> dict[str, set[str]]:
+    """``{module: modules it imports}`` over every module of the package; ``from legodata.train import data``
+    counts as importing ``legodata.train.data``, lazy and type-checking imports included."""
+    graph: dict[str, set[str]] = {}
+    for path in sorted(ROOT.rglob("*.py")):
+        src = _module_name(path)
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("legodata"):
+                targets = [f"{node.module}.{a.name}" for a in node.names]
+                found = [m for m in map(_module_of, targets) if m]
+                deps |= set(found) if len(found) == len(targets) else {node.module, *found}
+            elif isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names if a.name.startswith("legodata.")}
+        graph[src] = {m for m in deps if _module_of(m) and m != src}
+    return graph
+
+
+def test_no_import_cycle_between_modules():
+    graph = module_graph()
+    assert "legodata.train.tasks" in graph["legodata.train.loop"], graph["legodata.train.loop"]
+    facades = {m for m in graph if (ROOT.parent / m.replace(".", "/") / "__init__.py").is_file()}
+    inner = {m: deps - facades for m, deps in graph.items() if m not in facades}  # __init__ re-exports aside
+    assert find_cycles(inner) == []

@@ -17,6 +17,5 @@ def image_tensor(rgb: np.ndarray):
 def rotation_input(rgb: np.ndarray, mask: np.ndarray):
     """Masked crop + mask channel -> float (..., 4, H, W)."""
     torch = require("torch", "train")
-    m = mask[..., None].astype(np.float32)
-    x = image_tensor(rgb) * torch.from_numpy(np.ascontiguousarray(m)).movedim(-1, -3)
-    return torch.cat([x, torch.from_numpy(np.ascontiguousarray(m)).movedim(-1, -3)], dim=-3)
+    m = torch.from_numpy(np.ascontiguousarray(mask[..., None].astype(np.float32))).movedim(-1, -3)
+    return torch.cat([image_tensor(rgb) * m, m], dim=-3)

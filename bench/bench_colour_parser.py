@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -38,23 +37,25 @@ def train_parser(net, images: np.ndarray, targets: np.ndarray, seconds: float, b
     loop's schedule (3% warm-up, cosine to 2%) over ``seconds``: ``(epochs, images seen, seconds)``."""
     import torch
 
-    x_all = torch.from_numpy(images).permute(0, 3, 1, 2)
+    from legodata.train.loop import _schedule
+    from legodata.train.tensors import image_tensor
+
     y_all = torch.from_numpy(targets)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     rng = np.random.default_rng(0)
     start, seen, epochs, done = time.monotonic(), 0, 0, False
     net.train()
     while not done:
-        order = torch.randperm(len(x_all))
+        order = torch.randperm(len(images))
         for s in range(0, len(order) - batch + 1, batch):
             p = (time.monotonic() - start) / seconds
             if p >= 1:
                 done = True
                 break
             for g in opt.param_groups:
-                g["lr"] = lr * min(1.0, p / 0.03) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * p)))
+                g["lr"] = lr * _schedule(p)
             idx = order[s : s + batch]
-            x, y = x_all[idx].float().div_(127.5).sub_(1.0), y_all[idx]
+            x, y = image_tensor(images[idx.numpy()]), y_all[idx]
             if rng.random() < 0.5:
                 x, y = x.flip(3), y.flip(2)
             with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -93,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from legodata.train import chooser, data, metrics
     from legodata.train.models import MaskUNet
+    from legodata.train.tensors import image_tensor
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     net = MaskUNet(n_colours, n_colours, part_head=True).to(memory_format=torch.channels_last)
     epochs, seen, took = train_parser(net, train.images, colour_maps(train), args.minutes * 60)
     net.eval()
-    x_test = torch.from_numpy(test.images).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+    x_test = image_tensor(test.images)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         parsed = torch.cat([parse(net, x_test[i : i + 16]).float().argmax(1) for i in range(0, len(x_test), 16)])
     parsed = parsed.numpy()

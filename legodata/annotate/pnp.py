@@ -137,7 +137,6 @@ def mesh_centroid(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
 def translation_from_mask(mesh, K: np.ndarray, R: np.ndarray, mask: np.ndarray, iterations: int = 4) -> np.ndarray:
     """``t_m2c`` that puts the mesh at rotation ``R`` where ``mask`` is: the projected silhouette's centroid on the
     mask's and its area equal to the mask's (a part seen at a chosen orientation, placed by its mask)."""
-
     mask = np.asarray(mask, bool)
     h, w = mask.shape
     area = float(mask.sum())

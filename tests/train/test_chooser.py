@@ -9,7 +9,7 @@ import pytest
 from legodata.errors import LegodataError
 from legodata.train import chooser
 from legodata.train.loop import TrainConfig, prepare
-from legodata.train.tasks import get_task
+from legodata.train.tasks import get_task, task_of_run, task_options
 
 torch = pytest.importorskip("torch")
 
@@ -210,16 +210,12 @@ def test_second_look_refuses_what_it_cannot_do(settings, says):
 
 
 def test_colour_head_follows_the_second_look_unless_set():
-    from legodata.train.tasks import task_options
-
     def options(**settings):
         cfg = TrainConfig(task="mask", dataset="d", out="o", **settings)
         cfg.validate()
         return task_options(cfg)["colour_head"]
 
     assert options(second_look=True) and not options() and not options(second_look=True, colour_head=False)
-    from legodata.train.tasks import task_of_run
-
     assert not task_of_run("mask", {"second_look": True}).colour_head  # a run from before the colour head
     with pytest.raises(LegodataError, match="colour head is for train-mask"):
         TrainConfig(task="rot", dataset="d", out="o", colour_head=True).validate()
